@@ -1,0 +1,183 @@
+"""Strict YAML configuration loaded into frozen, validated dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration value or key is invalid; the message names the key and the value."""
+
+
+def bounded(default: Any, low: float | None = None, high: float | None = None, **kwargs: Any) -> Any:
+    """A dataclass field whose numeric value must lie in [low, high]."""
+    return field(default=default, metadata={"low": low, "high": high}, **kwargs)
+
+
+@dataclass(frozen=True)
+class CharsetConfig:
+    """Which characters labels may contain."""
+
+    path: str = "corpora/charset.txt"
+
+
+@dataclass(frozen=True)
+class FontConfig:
+    """Where fonts come from and how often each is drawn."""
+
+    catalog: str = "fonts/catalog.yaml"
+    font_dirs: tuple[str, ...] = ("fonts",)
+    system_fonts: bool = True
+    matplotlib_fonts: bool = True
+    audit_cache: str = "fonts/.audit-cache"
+    tag_weights: dict[str, float] = field(default_factory=dict)
+    bold_rate: float = bounded(0.15, 0.0, 1.0)
+    italic_rate: float = bounded(0.1, 0.0, 1.0)
+    size_min: int = bounded(24, 6, 512)
+    size_max: int = bounded(48, 6, 512)
+
+    def __post_init__(self) -> None:
+        if self.size_min > self.size_max:
+            raise ConfigError(f"fonts.size_min ({self.size_min}) is larger than fonts.size_max ({self.size_max})")
+        for tag, weight in self.tag_weights.items():
+            if weight < 0:
+                raise ConfigError(f"fonts.tag_weights.{tag} must be >= 0, got {weight!r}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration: one section per component."""
+
+    seed: int = bounded(0, 0, 2**63 - 1)
+    output_dir: str = "output"
+    charset: CharsetConfig = field(default_factory=CharsetConfig)
+    fonts: FontConfig = field(default_factory=FontConfig)
+
+
+def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> Config:
+    """Load a YAML file (or the built-in defaults when path is None) and apply `key=value` overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = read_yaml_mapping(Path(path))
+    for override in overrides:
+        apply_override(data, override)
+    return build_dataclass(Config, data, section="")
+
+
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping (an empty file is an empty mapping)."""
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot parse {path}: {error}") from error
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def apply_override(data: dict[str, Any], override: str) -> None:
+    """Set `section.key=value` (value parsed as YAML) inside the raw config mapping."""
+    dotted, separator, raw_value = override.partition("=")
+    if not separator or not dotted.strip():
+        raise ConfigError(f"override {override!r} must look like section.key=value")
+    keys = dotted.strip().split(".")
+    try:
+        value = yaml.safe_load(raw_value)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"cannot parse the value of override {override!r}: {error}") from error
+    target = data
+    for key in keys[:-1]:
+        child = target.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {override!r}: '{key}' is not a section")
+        target = child
+    target[keys[-1]] = value
+
+
+def build_dataclass(cls: type, data: Any, section: str) -> Any:
+    """Build a frozen dataclass from a mapping, rejecting unknown keys and wrong types."""
+    where = f"section '{section}'" if section else "the top level"
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where} must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    known = [item.name for item in dataclasses.fields(cls)]
+    for key in data:
+        if key not in known:
+            raise ConfigError(unknown_key_message(str(key), where, known))
+    values = {}
+    for item in dataclasses.fields(cls):
+        if item.name in data:
+            dotted = f"{section}.{item.name}" if section else item.name
+            value = convert_value(hints[item.name], data[item.name], dotted)
+            check_bounds(item, value, dotted)
+            values[item.name] = value
+    return cls(**values)
+
+
+def unknown_key_message(key: str, where: str, known: list[str]) -> str:
+    """Explain an unknown key: where it was, the closest valid key, every valid key."""
+    guess = difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+    return f"unknown key '{key}' in {where}{hint}; valid keys: {', '.join(known)}"
+
+
+def convert_value(hint: Any, value: Any, dotted: str) -> Any:
+    """Check a raw YAML value against a type hint and convert it (lists to tuples, ints to floats)."""
+    origin = typing.get_origin(hint)
+    arguments = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return build_dataclass(hint, value, dotted)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in arguments:
+            return None
+        inner = [argument for argument in arguments if argument is not type(None)]
+        return convert_value(inner[0], value, dotted)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{dotted} must be a list, got {value!r}")
+        return tuple(convert_value(arguments[0], item, f"{dotted}[{index}]") for index, item in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{dotted} must be a mapping, got {value!r}")
+        return {str(key): convert_value(arguments[1], item, f"{dotted}.{key}") for key, item in value.items()}
+    return convert_scalar(hint, value, dotted)
+
+
+def convert_scalar(hint: Any, value: Any, dotted: str) -> Any:
+    """Check a scalar: bool, int, float or str, without silent coercion from other types."""
+    if hint is bool and isinstance(value, bool):
+        return value
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint is str and isinstance(value, str):
+        return value
+    raise ConfigError(f"{dotted} must be {getattr(hint, '__name__', hint)}, got {value!r}")
+
+
+def check_bounds(item: dataclasses.Field, value: Any, dotted: str) -> None:
+    """Reject a numeric value outside the field's [low, high] range."""
+    low, high = item.metadata.get("low"), item.metadata.get("high")
+    if low is not None and value < low:
+        raise ConfigError(f"{dotted} must be >= {low}, got {value!r}")
+    if high is not None and value > high:
+        raise ConfigError(f"{dotted} must be <= {high}, got {value!r}")
+
+
+def config_as_dict(config: Any) -> dict[str, Any]:
+    """The resolved configuration as plain data (for manifests and printing)."""
+    return dataclasses.asdict(config)
