@@ -1,0 +1,1 @@
+"""A CRNN word recognizer trained on synthgen data."""

@@ -1,0 +1,3 @@
+"""Synthetic word images for training OCR recognizers."""
+
+__version__ = "0.1.0"

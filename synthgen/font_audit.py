@@ -28,7 +28,7 @@ from synthgen.glyph_shapes import (
     shape_vector,
 )
 
-AUDIT_VERSION = 1  # bump when the audit's rules change, so cached results are redone
+AUDIT_VERSION = 2  # bump when the audit's rules change, so cached results are redone
 SHARED_BITMAP_MIN = 3  # this many different characters drawn as one bitmap: a placeholder box
 WRONG_MARGIN = 0.2  # a glyph this much closer to another character's references than to its own is wrong
 UNRECOGNISABLE = 0.35  # a glyph correlating less than this with its own references is not that character
@@ -165,6 +165,8 @@ def judge_face(
     empty = "".join(character for character, glyph in drawn.items() if not glyph.has_ink)
     inked = {character: glyph for character, glyph in drawn.items() if glyph.has_ink}
     case_matched = find_case_matches(inked)
+    if case_matched:  # capitals in lowercase slots are the case policy's business, not wrong glyphs
+        inked = {character: glyph for character, glyph in inked.items() if character not in case_matched}
     wrong = find_wrong_glyphs(inked, charset)
     problems = [
         problem
@@ -217,15 +219,12 @@ def find_tofu(glyphs: dict[str, Glyph], cmap: dict[int, str], notdef: Glyph | No
 
 
 def find_case_matches(glyphs: dict[str, Glyph]) -> str:
-    """Lowercase letters drawn as their capital (same shape at any size), if most of them are."""
-    matched = ""
-    for lower in string.ascii_lowercase:
-        upper = lower.upper()
-        if lower in glyphs and upper in glyphs:
-            lower_shape, upper_shape = box_vector(glyphs[lower]), box_vector(glyphs[upper])
-            if float(lower_shape @ upper_shape) >= CASE_MATCH_SIMILARITY:
-                matched += lower
-    return matched if len(matched) >= CASE_MATCH_MIN else ""
+    """Every drawn lowercase letter when most are drawn as their capital (same shape at any size), else none."""
+    pairs = [(lower, lower.upper()) for lower in string.ascii_lowercase if lower in glyphs and lower.upper() in glyphs]
+    matched = [
+        lower for lower, upper in pairs if float(box_vector(glyphs[lower]) @ box_vector(glyphs[upper])) >= CASE_MATCH_SIMILARITY
+    ]
+    return "".join(lower for lower, _ in pairs) if len(matched) >= CASE_MATCH_MIN else ""
 
 
 def find_wrong_glyphs(glyphs: dict[str, Glyph], charset: Charset) -> str:
@@ -257,7 +256,7 @@ def case_problem(matched: str) -> Problem | None:
     """The case_mismatch problem: lowercase letters that are capitals in disguise."""
     if not matched:
         return None
-    detail = f"{len(matched)} of 26 lowercase letters are drawn as capitals; usable for upper-case text only"
+    detail = f"lowercase letters are drawn as capitals or small capitals; usable for upper-case text only"
     return Problem("case_mismatch", matched, detail)
 
 

@@ -1,0 +1,7 @@
+"""`python -m synthgen`: the same as the `synthgen` command."""
+
+import sys
+
+from synthgen.cli import main
+
+sys.exit(main())

@@ -1,0 +1,176 @@
+"""The `synthgen` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from synthgen.charset import Charset, CharsetError
+from synthgen.config import Config, ConfigError, config_as_dict, load_config
+from synthgen.font_audit import AuditCache, FontReport, audit_faces, summarize, write_audit_json
+from synthgen.font_catalog import FontCatalog
+from synthgen.font_files import discover_faces, font_folders
+from synthgen.font_sampler import FontCoverageError, FontSampler, build_font_sampler, load_font_reports
+from synthgen.font_sheet import write_sampler_sheet, write_sheet_html, write_sheet_pages
+from synthgen.paths import resolve_path
+
+SAMPLER_WORDS = ("Invoice", "TOTAL", "$12.99", "24QT TISSUE", "Receipt", "2024-03-05", "Qty", "Dear Sir,", "www.shop.com")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one synthgen command; returns the process exit code."""
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    if not hasattr(arguments, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        return arguments.handler(arguments) or 0
+    except (ConfigError, CharsetError, FontCoverageError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="synthgen", description="Synthetic word images for OCR training.")
+    commands = parser.add_subparsers(title="commands")
+
+    pipeline = commands.add_parser("pipeline", help="the main job on a config (default: built-in defaults)")
+    add_config_arguments(pipeline, positional=True)
+    pipeline.add_argument("--out", help="output folder (default: the config's output_dir/pipeline)")
+    pipeline.set_defaults(handler=run_pipeline)
+
+    show = commands.add_parser("config", help="print the resolved configuration as JSON")
+    add_config_arguments(show, positional=True)
+    show.set_defaults(handler=run_show_config)
+
+    fonts = commands.add_parser("fonts", help="font audit and sampling weights").add_subparsers(title="font commands")
+    audit = fonts.add_parser("audit", help="audit font files for problems that would make labels wrong")
+    audit.add_argument("paths", nargs="*", metavar="PATH", help="font files or folders (default: every discovered font)")
+    audit.add_argument("--charset", help="charset file (default: the config's charset)")
+    audit.add_argument("--json", default="fonts/audit.json", help="audit JSON output (default: fonts/audit.json)")
+    audit.add_argument("--sheet", help="PNG contact sheet (several pages for many faces: NAME-2.png, ...)")
+    audit.add_argument("--html", help="HTML page for browsing every face")
+    audit.add_argument("--workers", type=int, default=None, help="parallel processes (default: all cores)")
+    audit.add_argument("--no-cache", action="store_true", help="audit again even faces already in the cache")
+    add_config_arguments(audit, positional=False)
+    audit.set_defaults(handler=run_fonts_audit)
+
+    listing = fonts.add_parser("list", help="every usable face with its family, tags, status and probability")
+    add_config_arguments(listing, positional=True)
+    listing.add_argument("--text", default="", help="probabilities for this string (default: any string)")
+    listing.set_defaults(handler=run_fonts_list)
+    return parser
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, positional: bool) -> None:
+    """CONFIG (positional or --config) and repeatable --set section.key=value overrides."""
+    if positional:
+        parser.add_argument("config", nargs="?", metavar="CONFIG", help="YAML config (default: built-in defaults)")
+    else:
+        parser.add_argument("--config", help="YAML config (default: built-in defaults)")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a value"
+    )
+
+
+def config_from(arguments: argparse.Namespace) -> Config:
+    """The config named on the command line with its overrides applied."""
+    return load_config(arguments.config, arguments.overrides)
+
+
+def charset_from(config: Config, path: str | None = None) -> Charset:
+    """The charset file named on the command line, else the config's."""
+    return Charset.from_file(resolve_path(path or config.charset.path))
+
+
+def run_show_config(arguments: argparse.Namespace) -> int:
+    """Print the resolved configuration."""
+    print(json.dumps(config_as_dict(config_from(arguments)), indent=2))
+    return 0
+
+
+def run_fonts_audit(arguments: argparse.Namespace) -> int:
+    """Audit fonts, write the JSON (and optionally sheet and HTML), print counts."""
+    config = config_from(arguments)
+    charset = charset_from(config, arguments.charset)
+    started = time.perf_counter()
+    faces = discover_faces(arguments.paths or font_folders(config.fonts))
+    if arguments.paths and not faces:
+        raise ConfigError(f"no font files (.ttf, .otf, .ttc, .otc) found in {' '.join(arguments.paths)}")
+    cache = None if arguments.no_cache else AuditCache(resolve_path(config.fonts.audit_cache))
+    reports = audit_faces(faces, charset, cache, workers=arguments.workers)
+    write_audit_json(reports, charset, arguments.json)
+    print_audit_summary(reports, time.perf_counter() - started)
+    print(f"audit JSON: {arguments.json}")
+    if arguments.sheet:
+        pages = write_sheet_pages(reports, arguments.sheet)
+        print(f"contact sheet: {pages[0]}" + (f" (+{len(pages) - 1} more pages)" if len(pages) > 1 else ""))
+    if arguments.html:
+        print(f"HTML page: {write_sheet_html(reports, arguments.html)}")
+    return 0
+
+
+def print_audit_summary(reports: Sequence[FontReport], seconds: float) -> None:
+    """Faces found, counts by status and by problem code, and time taken."""
+    counts = summarize(reports)
+    print(f"audited {len(reports)} faces in {seconds:.1f} s")
+    print("  by status:  " + ", ".join(f"{status} {count}" for status, count in sorted(counts["status"].items())))
+    print("  by problem: " + ", ".join(f"{code} {count}" for code, count in counts["problems"].items()))
+
+
+def run_fonts_list(arguments: argparse.Namespace) -> int:
+    """Print every usable face with family, tags, status and effective probability."""
+    config = config_from(arguments)
+    sampler = build_font_sampler(config.fonts, charset_from(config))
+    print_face_table(sampler, arguments.text)
+    return 0
+
+
+def print_face_table(sampler: FontSampler, text: str = "", limit: int | None = None) -> None:
+    """A table of faces sorted by probability for the text (empty: any string)."""
+    probabilities = sampler.probabilities(text)
+    order = np.argsort(-probabilities, kind="stable")
+    print(f"{'probability':>11}  {'status':10}  {'family':28}  {'style':18}  {'catalog entry':34}  tags  file")
+    for row in order[:limit]:
+        face = sampler.faces[row]
+        report = face.report
+        print(
+            f"{probabilities[row]:11.6f}  {report.status:10}  {report.family[:28]:28}  {report.style[:18]:18}  "
+            f"{face.entry_name[:34]:34}  {','.join(face.tags) or '-'}  {Path(report.path).name}"
+        )
+    usable = int((probabilities > 0).sum())
+    print(f"{len(sampler.faces)} usable faces, {usable} with a nonzero probability for {text or 'any string'!r}")
+
+
+def run_pipeline(arguments: argparse.Namespace) -> int:
+    """The main job: audit every font, write sheets and an HTML page, show the sampler's weights and draws."""
+    config = config_from(arguments)
+    out = Path(arguments.out or resolve_path(config.output_dir) / "pipeline")
+    out.mkdir(parents=True, exist_ok=True)
+    charset = charset_from(config)
+    print(f"[1/3] font audit (discovery in {len(font_folders(config.fonts))} folders, cached by content hash)")
+    started = time.perf_counter()
+    reports = load_font_reports(config.fonts, charset)
+    print_audit_summary(reports, time.perf_counter() - started)
+    write_audit_json(reports, charset, out / "font-audit.json")
+    pages = write_sheet_pages(reports, out / "font-sheet.png")
+    print(f"[2/3] contact sheet: {pages[0]} ({len(pages)} pages), HTML: {write_sheet_html(reports, out / 'font-audit.html')}")
+    sampler = FontSampler(reports, FontCatalog.from_file(resolve_path(config.fonts.catalog)), config.fonts, charset)
+    print("[3/3] font sampler: the 15 most likely faces")
+    print_face_table(sampler, limit=15)
+    rng = np.random.default_rng(config.seed)
+    draws = []
+    for index in range(48):
+        text = SAMPLER_WORDS[index % len(SAMPLER_WORDS)]
+        choice = sampler.sample(text, rng)
+        draws.append((text, choice.face, choice.size))
+    print(f"sampler draws: {write_sampler_sheet(draws, out / 'font-draws.png')}")
+    return 0

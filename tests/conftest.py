@@ -1,0 +1,28 @@
+"""Shared fixtures: the default charset and a folder of fonts with planted defects."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from font_factory import PLANTED, symbol_font  # noqa: E402
+
+from synthgen.charset import Charset  # noqa: E402
+from synthgen.paths import PROJECT_ROOT  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def charset() -> Charset:
+    """The project's default charset."""
+    return Charset.from_file(PROJECT_ROOT / "corpora" / "charset.txt")
+
+
+@pytest.fixture(scope="session")
+def planted_fonts(tmp_path_factory) -> dict[str, Path]:
+    """Every planted-defect font, by the name of the function that built it."""
+    folder = tmp_path_factory.mktemp("planted_fonts")
+    return {maker.__name__: maker(folder) for maker in [*PLANTED, symbol_font]}
