@@ -17,7 +17,7 @@ from synthgen.font_audit import AuditCache, FontReport, audit_faces, summarize, 
 from synthgen.font_catalog import FontCatalog
 from synthgen.font_files import discover_faces, font_folders
 from synthgen.font_sampler import FontCoverageError, FontSampler, build_font_sampler, load_font_reports
-from synthgen.font_sheet import write_sampler_sheet, write_sheet_html, write_sheet_pages
+from synthgen.font_sheet import render_tiles, write_sampler_sheet, write_sheet_html, write_sheet_pages
 from synthgen.paths import resolve_path
 
 SAMPLER_WORDS = ("Invoice", "TOTAL", "$12.99", "24QT TISSUE", "Receipt", "2024-03-05", "Qty", "Dear Sir,", "www.shop.com")
@@ -110,11 +110,12 @@ def run_fonts_audit(arguments: argparse.Namespace) -> int:
     write_audit_json(reports, charset, arguments.json)
     print_audit_summary(reports, time.perf_counter() - started)
     print(f"audit JSON: {arguments.json}")
+    tiles = render_tiles(reports) if arguments.sheet or arguments.html else []
     if arguments.sheet:
-        pages = write_sheet_pages(reports, arguments.sheet)
+        pages = write_sheet_pages(tiles, arguments.sheet)
         print(f"contact sheet: {pages[0]}" + (f" (+{len(pages) - 1} more pages)" if len(pages) > 1 else ""))
     if arguments.html:
-        print(f"HTML page: {write_sheet_html(reports, arguments.html)}")
+        print(f"HTML page: {write_sheet_html(tiles, arguments.html)}")
     return 0
 
 
@@ -161,8 +162,9 @@ def run_pipeline(arguments: argparse.Namespace) -> int:
     reports = load_font_reports(config.fonts, charset)
     print_audit_summary(reports, time.perf_counter() - started)
     write_audit_json(reports, charset, out / "font-audit.json")
-    pages = write_sheet_pages(reports, out / "font-sheet.png")
-    print(f"[2/3] contact sheet: {pages[0]} ({len(pages)} pages), HTML: {write_sheet_html(reports, out / 'font-audit.html')}")
+    tiles = render_tiles(reports)
+    pages = write_sheet_pages(tiles, out / "font-sheet.png")
+    print(f"[2/3] contact sheet: {pages[0]} ({len(pages)} pages), HTML: {write_sheet_html(tiles, out / 'font-audit.html')}")
     sampler = FontSampler(reports, FontCatalog.from_file(resolve_path(config.fonts.catalog)), config.fonts, charset)
     print("[3/3] font sampler: the 15 most likely faces")
     print_face_table(sampler, limit=15)

@@ -64,41 +64,46 @@ def draw_sample(draw: ImageDraw.ImageDraw, report: FontReport, origin: tuple[int
             break
 
 
-def write_sheet_pages(reports: Sequence[FontReport], path: str | Path) -> list[Path]:
+def render_tiles(reports: Sequence[FontReport]) -> list[tuple[FontReport, Image.Image]]:
+    """Every face's tile, in sheet order, rendered once for both the PNG pages and the HTML page."""
+    return [(report, render_tile(report)) for report in sheet_order(reports)]
+
+
+def write_sheet_pages(tiles: Sequence[tuple[FontReport, Image.Image]], path: str | Path) -> list[Path]:
     """PNG pages of tiles (COLUMNS x ROWS_PER_PAGE each): path, then path-2.png, path-3.png, ..."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ordered = sheet_order(reports)
+    ordered = [tile for _, tile in tiles]
     per_page = COLUMNS * ROWS_PER_PAGE
     written: list[Path] = []
     for page_number, start in enumerate(range(0, max(len(ordered), 1), per_page), start=1):
         chunk = ordered[start : start + per_page]
         rows = max(1, -(-len(chunk) // COLUMNS))
         page = Image.new("RGB", (TILE_WIDTH * COLUMNS, TILE_HEIGHT * rows), "white")
-        for position, report in enumerate(chunk):
+        for position, tile in enumerate(chunk):
             column, row = position // rows, position % rows
-            page.paste(render_tile(report), (column * TILE_WIDTH, row * TILE_HEIGHT))
+            page.paste(tile, (column * TILE_WIDTH, row * TILE_HEIGHT))
         target = path if page_number == 1 else path.with_name(f"{path.stem}-{page_number}{path.suffix}")
         page.save(target)
         written.append(target)
     return written
 
 
-def write_sheet_html(reports: Sequence[FontReport], path: str | Path) -> Path:
+def write_sheet_html(tiles: Sequence[tuple[FontReport, Image.Image]], path: str | Path) -> Path:
     """One self-contained HTML page: a filterable table with each face's rendered sample."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = "\n".join(html_row(report) for report in sheet_order(reports))
-    counts = {status: sum(report.status == status for report in reports) for status in STATUS_COLOURS}
+    rows = "\n".join(html_row(report, tile) for report, tile in tiles)
+    counts = {status: sum(report.status == status for report, _ in tiles) for status in STATUS_COLOURS}
     summary = ", ".join(f"{count} {status}" for status, count in counts.items())
-    path.write_text(HTML_PAGE.format(count=len(reports), summary=summary, rows=rows), encoding="utf-8")
+    path.write_text(HTML_PAGE.format(count=len(tiles), summary=summary, rows=rows), encoding="utf-8")
     return path
 
 
-def html_row(report: FontReport) -> str:
+def html_row(report: FontReport, tile: Image.Image) -> str:
     """A table row: status, family, style, file, problems, and the tile image inline."""
     buffer = io.BytesIO()
-    render_tile(report).save(buffer, format="PNG", optimize=True)
+    tile.convert("L").save(buffer, format="PNG")
     image = base64.b64encode(buffer.getvalue()).decode("ascii")
     problems = "<br>".join(
         f"<b>{html.escape(problem.code)}</b> {html.escape(problem.chars)} <i>{html.escape(problem.detail)}</i>"
@@ -148,13 +153,13 @@ def write_sampler_sheet(draws: Sequence[tuple[str, FontReport, int]], path: str 
     width, height = 300, 84
     rows = max(1, -(-len(draws) // columns))
     page = Image.new("RGB", (width * columns, height * rows), "white")
-    draw = ImageDraw.Draw(page)
     for position, (text, report, size) in enumerate(draws):
-        left, top = (position % columns) * width, (position // columns) * height
-        font = load_font(report.path, report.face, size)
-        draw.text((left + 8, top + 8 + size), text, fill="black", font=font, anchor="ls")
+        cell = Image.new("RGB", (width, height), "white")
+        draw = ImageDraw.Draw(cell)
+        draw.text((8, 8 + size), text, fill="black", font=load_font(report.path, report.face, size), anchor="ls")
         caption = f"{report.family} {report.style} {size}px"
-        draw.text((left + 8, top + height - 18), caption[:44], fill=(90, 90, 90), font=label_font(11))
-        draw.rectangle([left, top, left + width - 1, top + height - 1], outline=(225, 225, 225))
+        draw.text((8, height - 18), caption[:44], fill=(90, 90, 90), font=label_font(11))
+        draw.rectangle([0, 0, width - 1, height - 1], outline=(225, 225, 225))
+        page.paste(cell, ((position % columns) * width, (position // columns) * height))
     page.save(path)
     return path
