@@ -17,7 +17,7 @@ from synthgen.font_files import matplotlib_font_folder
 SAMPLE_LINE = "Sphinx of black quartz, judge my vow 0123456789 $12.99 €£ 50% & @/:-#"
 STATUS_COLOURS = {"ok": (30, 130, 60), "restricted": (200, 120, 0), "rejected": (200, 30, 30)}
 STATUS_ORDER = {"rejected": 0, "restricted": 1, "ok": 2}
-TILE_WIDTH, TILE_HEIGHT = 760, 64
+TILE_WIDTH, TILE_HEIGHT = 920, 64
 SAMPLE_SIZE = 26
 COLUMNS, ROWS_PER_PAGE = 2, 40
 

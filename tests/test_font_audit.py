@@ -94,3 +94,30 @@ def test_parallel_audit_matches_serial_audit(planted_fonts, charset):
     parallel = audit_faces(faces * 2, charset, progress=False, workers=2)
     assert parallel[: len(faces)] == serial
 
+
+
+def test_discovery_reads_every_face_of_a_collection_and_counts_copies_once(planted_fonts, tmp_path):
+    from fontTools.ttLib import TTCollection, TTFont
+
+    collection = TTCollection()
+    collection.fonts = [TTFont(str(planted_fonts["good_font"])), TTFont(str(planted_fonts["caps_only_font"]))]
+    collection.save(str(tmp_path / "pair.ttc"))
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "same.ttf").write_bytes(planted_fonts["good_font"].read_bytes())
+    (tmp_path / "copy" / "again.TTF").write_bytes(planted_fonts["good_font"].read_bytes())
+    (tmp_path / "notes.txt").write_text("not a font", encoding="utf-8")
+    faces = discover_faces([tmp_path])
+    assert sorted((face.path.endswith(".ttc"), face.index) for face in faces) == [(False, 0), (True, 0), (True, 1)]
+
+
+def test_each_face_of_a_collection_is_audited_on_its_own(planted_fonts, charset, tmp_path):
+    from fontTools.ttLib import TTCollection, TTFont
+
+    collection = TTCollection()
+    collection.fonts = [TTFont(str(planted_fonts["good_font"])), TTFont(str(planted_fonts["caps_only_font"]))]
+    collection.save(str(tmp_path / "pair.ttc"))
+    reports = [audit_face(face, charset) for face in discover_faces([tmp_path / "pair.ttc"])]
+    assert [(report.family, report.status, report.case_policy) for report in reports] == [
+        ("Planted Good", "ok", "any"),
+        ("Planted Caps", "restricted", "upper"),
+    ]
