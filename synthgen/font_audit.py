@@ -28,8 +28,8 @@ from synthgen.glyph_shapes import (
     shape_vector,
 )
 
-AUDIT_VERSION = 2  # bump when the audit's rules change, so cached results are redone
-SHARED_BITMAP_MIN = 3  # this many different characters drawn as one bitmap: a placeholder box
+AUDIT_VERSION = 3  # bump when the audit's rules change, so cached results are redone
+SHARED_BITMAP_MIN = 4  # this many different characters (case aside) drawn as one bitmap: a placeholder box
 WRONG_MARGIN = 0.2  # a glyph this much closer to another character's references than to its own is wrong
 UNRECOGNISABLE = 0.35  # a glyph correlating less than this with its own references is not that character
 SYMBOL_FACE_SHARE = 0.4  # this share of letters and digits wrong: a symbol or dingbat face
