@@ -7,6 +7,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from synthgen.paths import read_utf8_text
+
 CLASS_NAMES = ("upper", "lower", "digits", "punctuation", "symbols", "space")
 
 
@@ -23,13 +25,7 @@ class Charset:
     @classmethod
     def from_file(cls, path: str | Path) -> "Charset":
         """Read a charset file: every character of every non-comment line; the line `<space>` adds a space."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError as error:
-            raise CharsetError(f"charset file not found: {path}") from error
-        except UnicodeDecodeError as error:
-            raise CharsetError(f"charset file {path} is not UTF-8: {error}") from error
+        text = read_utf8_text(path, "charset file", CharsetError)
         characters: list[str] = []
         for line in text.splitlines():
             if line.startswith("#") or not line.strip():

@@ -7,11 +7,16 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from synthgen.charset import Charset, CharsetError
+from synthgen.corpus.choices import CorpusInputError
+from synthgen.corpus.mixer import CorpusExhaustedError, CorpusMixer, TextSample
+from synthgen.corpus.statistics import CorpusStatistics, plot_character_shares
+from synthgen.seeding import stage_rngs
 from synthgen.config import Config, ConfigError, config_as_dict, load_config
 from synthgen.font_audit import AuditCache, FontReport, audit_faces, summarize, write_audit_json
 from synthgen.font_catalog import FontCatalog
@@ -32,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return arguments.handler(arguments) or 0
-    except (ConfigError, CharsetError, FontCoverageError) as error:
+    except (ConfigError, CharsetError, FontCoverageError, CorpusInputError, CorpusExhaustedError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
@@ -62,6 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--no-cache", action="store_true", help="audit again even faces already in the cache")
     add_config_arguments(audit, positional=False)
     audit.set_defaults(handler=run_fonts_audit)
+
+    corpus = commands.add_parser("corpus", help="inspect a text mix").add_subparsers(title="corpus commands")
+    sample = corpus.add_parser("sample", help="print N strings, one per line (same seed, same strings)")
+    add_config_arguments(sample, positional=True)
+    sample.add_argument("-n", type=int, default=20, help="how many strings (default 20)")
+    sample.add_argument("--seed", type=int, default=None, help="run seed (default: the config's seed)")
+    sample.add_argument("--jsonl", action="store_true", help='print {"text": ..., "source": ...} objects')
+    sample.set_defaults(handler=run_corpus_sample)
+    stats = corpus.add_parser("stats", help="source shares, lengths, character frequencies, rejections, plot")
+    add_config_arguments(stats, positional=True)
+    stats.add_argument("-n", type=int, default=20000, help="how many strings to measure (default 20000)")
+    stats.add_argument("--seed", type=int, default=None, help="run seed (default: the config's seed)")
+    stats.add_argument("--plot", help="PNG of character shares before and after balancing (default: in output_dir)")
+    stats.set_defaults(handler=run_corpus_stats)
 
     listing = fonts.add_parser("list", help="every usable face with its family, tags, status and probability")
     add_config_arguments(listing, positional=True)
@@ -149,6 +168,50 @@ def print_face_table(sampler: FontSampler, text: str = "", limit: int | None = N
         )
     usable = int((probabilities > 0).sum())
     print(f"{len(sampler.faces)} usable faces, {usable} with a nonzero probability for {text or 'any string'!r}")
+
+
+def draw_texts(mixer: CorpusMixer, seed: int, count: int) -> list[TextSample]:
+    """Strings 0..count-1 of a run: string i uses the text stage of sample i's generators."""
+    return [mixer.sample(stage_rngs(seed, index)["text"]) for index in range(count)]
+
+
+def run_corpus_sample(arguments: argparse.Namespace) -> int:
+    """Print strings from the mix."""
+    config = config_from(arguments)
+    mixer = CorpusMixer(config.corpus, charset_from(config))
+    seed = config.seed if arguments.seed is None else arguments.seed
+    for sample in draw_texts(mixer, seed, positive(arguments.n, "-n")):
+        print(json.dumps({"text": sample.text, "source": sample.source}, ensure_ascii=False) if arguments.jsonl else sample.text)
+    return 0
+
+
+def run_corpus_stats(arguments: argparse.Namespace) -> int:
+    """Measure a mix with and without balancing; print the report and write the plot."""
+    config = config_from(arguments)
+    charset = charset_from(config)
+    seed = config.seed if arguments.seed is None else arguments.seed
+    count = positive(arguments.n, "-n")
+    measured = {}
+    for balanced in (False, True):
+        corpus = replace(config.corpus, balance=replace(config.corpus.balance, enabled=balanced))
+        started = time.perf_counter()
+        mixer = CorpusMixer(corpus, charset)
+        ready = time.perf_counter()
+        samples = draw_texts(mixer, seed, count)
+        speed = count / (time.perf_counter() - ready)
+        measured[balanced] = CorpusStatistics.measure(samples, charset, corpus.balance.min_share, mixer.rejections)
+        print(f"== {'after' if balanced else 'before'} balancing (set up {ready - started:.1f} s, {speed:,.0f} strings/s)")
+        print(measured[balanced].report())
+    plot = arguments.plot or resolve_path(config.output_dir) / "corpus-characters.png"
+    print(f"plot: {plot_character_shares(measured[False], measured[True], plot)}")
+    return 0
+
+
+def positive(value: int, name: str) -> int:
+    """A count that must be at least 1."""
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
 
 
 def run_pipeline(arguments: argparse.Namespace) -> int:

@@ -53,6 +53,107 @@ class FontConfig:
                 raise ConfigError(f"fonts.tag_weights.{tag} must be >= 0, got {weight!r}")
 
 
+def source_weight(default: float) -> Any:
+    """The mixing weight of a corpus source (relative; 0 switches the source off)."""
+    return bounded(default, 0.0, None)
+
+
+@dataclass(frozen=True)
+class BooksConfig:
+    """Words and short phrases with the frequency profile of real prose."""
+
+    weight: float = source_weight(0.5)
+    text_dir: str | None = None  # a folder of .txt files (e.g. Gutenberg books) used instead of word frequencies
+    vocabulary_size: int = bounded(50000, 100, 500000)
+    temperature: float = bounded(1.5, 0.1, 100.0)  # 1 keeps the Zipf curve; larger flattens it
+    capitalized_rate: float = bounded(0.2, 0.0, 1.0)
+    upper_rate: float = bounded(0.08, 0.0, 1.0)
+    punctuation_rate: float = bounded(0.15, 0.0, 1.0)
+    hyphenation_rate: float = bounded(0.02, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class UpcConfig:
+    """Receipt and product-catalog lines such as `24QT TISSUE PAPER`."""
+
+    weight: float = source_weight(0.08)
+
+
+@dataclass(frozen=True)
+class DatesConfig:
+    """Dates and times in many formats."""
+
+    weight: float = source_weight(0.07)
+    year_min: int = bounded(1990, 1, 9999)
+    year_max: int = bounded(2035, 1, 9999)
+
+    def __post_init__(self) -> None:
+        if self.year_min > self.year_max:
+            raise ConfigError(f"corpus.sources.dates.year_min ({self.year_min}) is larger than year_max ({self.year_max})")
+
+
+@dataclass(frozen=True)
+class PricesConfig:
+    """Prices, amounts, percentages and quantities."""
+
+    weight: float = source_weight(0.08)
+
+
+@dataclass(frozen=True)
+class UrlsConfig:
+    """Web addresses and e-mail addresses."""
+
+    weight: float = source_weight(0.05)
+
+
+@dataclass(frozen=True)
+class CodesConfig:
+    """Phone numbers, invoice numbers, SKUs, tax IDs, card tails, postcodes, barcodes."""
+
+    weight: float = source_weight(0.07)
+
+
+@dataclass(frozen=True)
+class EntitiesConfig:
+    """Person and company names, street addresses, cities."""
+
+    weight: float = source_weight(0.1)
+    locales: tuple[str, ...] = ("en_US", "en_GB", "en_AU", "en_CA", "en_IE", "en_NZ")
+
+
+@dataclass(frozen=True)
+class SourcesConfig:
+    """Every corpus source; a source with weight 0 is never drawn."""
+
+    books: BooksConfig = field(default_factory=BooksConfig)
+    upc: UpcConfig = field(default_factory=UpcConfig)
+    dates: DatesConfig = field(default_factory=DatesConfig)
+    prices: PricesConfig = field(default_factory=PricesConfig)
+    urls: UrlsConfig = field(default_factory=UrlsConfig)
+    codes: CodesConfig = field(default_factory=CodesConfig)
+    entities: EntitiesConfig = field(default_factory=EntitiesConfig)
+
+
+@dataclass(frozen=True)
+class BalanceConfig:
+    """Raising rare characters to a minimum share by mixing in strings built around them."""
+
+    enabled: bool = True
+    min_share: float = bounded(0.0015, 0.0, 0.05)  # of all non-space characters, for every charset character
+    calibration_samples: int = bounded(4000, 100, 1000000)
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """What text is drawn: sources and their weights, phrase and length limits, balancing."""
+
+    max_words: int = bounded(3, 1, 20)
+    max_chars: int = bounded(25, 1, 200)  # keep consistent with the recognizer's input width
+    max_attempts: int = bounded(100, 1, 100000)  # rejected draws per string before CorpusExhaustedError
+    sources: SourcesConfig = field(default_factory=SourcesConfig)
+    balance: BalanceConfig = field(default_factory=BalanceConfig)
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration: one section per component."""
@@ -61,6 +162,7 @@ class Config:
     output_dir: str = "output"
     charset: CharsetConfig = field(default_factory=CharsetConfig)
     fonts: FontConfig = field(default_factory=FontConfig)
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
 
 
 def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> Config:

@@ -52,3 +52,22 @@ def test_python_dash_m_entry_points_run():
     for module in ("synthgen", "recognizer"):
         result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, cwd=PROJECT_ROOT)
         assert result.returncode == 0 and "usage" in result.stdout
+
+
+def test_corpus_sample_is_reproducible_and_prints_jsonl(capsys):
+    arguments = ["corpus", "sample", "-n", "12", "--seed", "4", "--set", "corpus.balance.enabled=false"]
+    assert main(arguments) == 0
+    first = capsys.readouterr().out.splitlines()
+    assert main(arguments) == 0
+    assert capsys.readouterr().out.splitlines() == first and len(first) == 12
+    assert main([*arguments, "--jsonl"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["text"] for row in rows] == first and all(row["source"] for row in rows)
+
+
+def test_corpus_stats_reports_and_plots(tmp_path, capsys):
+    plot = tmp_path / "chars.png"
+    assert main(["corpus", "stats", "configs/receipt.yaml", "-n", "2000", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "before balancing" in out and "after balancing" in out and "source shares:" in out and "rarest 5:" in out
+    assert plot.stat().st_size > 10000

@@ -1,0 +1,1 @@
+"""Text sources and the mixer that turns their output into labels."""
