@@ -188,9 +188,15 @@ def run_corpus_sample(arguments: argparse.Namespace) -> int:
 def run_corpus_stats(arguments: argparse.Namespace) -> int:
     """Measure a mix with and without balancing; print the report and write the plot."""
     config = config_from(arguments)
-    charset = charset_from(config)
     seed = config.seed if arguments.seed is None else arguments.seed
-    count = positive(arguments.n, "-n")
+    plot = arguments.plot or resolve_path(config.output_dir) / "corpus-characters.png"
+    report_corpus(config, seed, positive(arguments.n, "-n"), plot)
+    return 0
+
+
+def report_corpus(config: Config, seed: int, count: int, plot: str | Path) -> None:
+    """Print statistics of `count` strings before and after balancing, and plot their character shares."""
+    charset = charset_from(config)
     measured = {}
     for balanced in (False, True):
         corpus = replace(config.corpus, balance=replace(config.corpus.balance, enabled=balanced))
@@ -202,9 +208,7 @@ def run_corpus_stats(arguments: argparse.Namespace) -> int:
         measured[balanced] = CorpusStatistics.measure(samples, charset, corpus.balance.min_share, mixer.rejections)
         print(f"== {'after' if balanced else 'before'} balancing (set up {ready - started:.1f} s, {speed:,.0f} strings/s)")
         print(measured[balanced].report())
-    plot = arguments.plot or resolve_path(config.output_dir) / "corpus-characters.png"
     print(f"plot: {plot_character_shares(measured[False], measured[True], plot)}")
-    return 0
 
 
 def positive(value: int, name: str) -> int:
@@ -220,16 +224,16 @@ def run_pipeline(arguments: argparse.Namespace) -> int:
     out = Path(arguments.out or resolve_path(config.output_dir) / "pipeline")
     out.mkdir(parents=True, exist_ok=True)
     charset = charset_from(config)
-    print(f"[1/3] font audit (discovery in {len(font_folders(config.fonts))} folders, cached by content hash)")
+    print(f"[1/4] font audit (discovery in {len(font_folders(config.fonts))} folders, cached by content hash)")
     started = time.perf_counter()
     reports = load_font_reports(config.fonts, charset)
     print_audit_summary(reports, time.perf_counter() - started)
     write_audit_json(reports, charset, out / "font-audit.json")
     tiles = render_tiles(reports)
     pages = write_sheet_pages(tiles, out / "font-sheet.png")
-    print(f"[2/3] contact sheet: {pages[0]} ({len(pages)} pages), HTML: {write_sheet_html(tiles, out / 'font-audit.html')}")
+    print(f"[2/4] contact sheet: {pages[0]} ({len(pages)} pages), HTML: {write_sheet_html(tiles, out / 'font-audit.html')}")
     sampler = FontSampler(reports, FontCatalog.from_file(resolve_path(config.fonts.catalog)), config.fonts, charset)
-    print("[3/3] font sampler: the 15 most likely faces")
+    print("[3/4] font sampler: the 15 most likely faces")
     print_face_table(sampler, limit=15)
     rng = np.random.default_rng(config.seed)
     draws = []
@@ -238,4 +242,6 @@ def run_pipeline(arguments: argparse.Namespace) -> int:
         choice = sampler.sample(text, rng)
         draws.append((text, choice.face, choice.size))
     print(f"sampler draws: {write_sampler_sheet(draws, out / 'font-draws.png')}")
+    print("[4/4] corpus mix: 5000 strings")
+    report_corpus(config, config.seed, 5000, out / "corpus-characters.png")
     return 0
