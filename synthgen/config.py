@@ -14,8 +14,7 @@ from typing import Any
 import yaml
 
 
-class ConfigError(ValueError):
-    """A configuration value or key is invalid; the message names the key and the value."""
+from synthgen.errors import ConfigError
 
 
 def bounded(default: Any, low: float | None = None, high: float | None = None, **kwargs: Any) -> Any:
@@ -155,6 +154,44 @@ class CorpusConfig:
 
 
 @dataclass(frozen=True)
+class RenderConfig:
+    """How a string becomes a word image."""
+
+    height: int = bounded(32, 8, 256)  # model input height; output keeps the aspect ratio
+    max_width: int = bounded(400, 16, 4096)  # wider images are squeezed to this width
+    channels: int = bounded(1, 1, 3)  # 1 grayscale, 3 colour
+    inverted_rate: float = bounded(0.08, 0.0, 1.0)  # light text on a dark background
+    spacing_range: tuple[float, ...] = (-0.02, 0.12)  # extra space between characters, fraction of the size
+    stroke_rate: float = bounded(0.05, 0.0, 1.0)  # faux bold by stroking the outline
+    margin_range: tuple[float, ...] = (0.03, 0.3)  # space around the text, fraction of the text height
+    min_contrast: float = bounded(90.0, 10.0, 255.0)  # grey levels between ink and background
+    negative_rate: float = bounded(0.03, 0.0, 1.0)  # samples with clutter but no text (label "")
+    neighbor_rate: float = bounded(0.08, 0.0, 1.0)  # fragments of neighbouring words cut at the crop edges
+    max_font_cache: int = bounded(512, 8, 100000)
+
+    def __post_init__(self) -> None:
+        for name in ("spacing_range", "margin_range"):
+            value = getattr(self, name)
+            if len(value) != 2 or value[0] > value[1]:
+                raise ConfigError(f"render.{name} must be [low, high] with low <= high, got {list(value)!r}")
+        if self.channels == 2:
+            raise ConfigError("render.channels must be 1 (grayscale) or 3 (colour), got 2")
+
+
+@dataclass(frozen=True)
+class BackgroundConfig:
+    """Procedural textures and the user's own background images."""
+
+    folder: str = "backgrounds"
+    texture_weights: dict[str, float] = field(
+        default_factory=lambda: {"flat": 4.0, "paper": 3.0, "gradient": 1.0, "wood": 0.5, "marble": 0.5,
+                                 "granite": 0.4, "fabric": 0.4}
+    )
+    variants: int = bounded(4, 1, 64)  # textures made per kind at start-up
+    user_image_weight: float = bounded(1.0, 0.0, None)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration: one section per component."""
 
@@ -163,6 +200,9 @@ class Config:
     charset: CharsetConfig = field(default_factory=CharsetConfig)
     fonts: FontConfig = field(default_factory=FontConfig)
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+    backgrounds: BackgroundConfig = field(default_factory=BackgroundConfig)
+    effects: "EffectsConfig" = field(default_factory=lambda: EffectsConfig())
 
 
 def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> Config:
@@ -283,3 +323,14 @@ def check_bounds(item: dataclasses.Field, value: Any, dotted: str) -> None:
 def config_as_dict(config: Any) -> dict[str, Any]:
     """The resolved configuration as plain data (for manifests and printing)."""
     return dataclasses.asdict(config)
+
+
+from synthgen.effects import ImageEffectsConfig, TextEffectsConfig  # noqa: E402  (effects import this module)
+
+
+@dataclass(frozen=True)
+class EffectsConfig:
+    """The distortion stack: effects on the text layer, then on the composited image."""
+
+    text: TextEffectsConfig = field(default_factory=TextEffectsConfig)
+    image: ImageEffectsConfig = field(default_factory=ImageEffectsConfig)

@@ -1,0 +1,151 @@
+"""Geometry of the text layer: rotation, shear, perspective, sinusoidal and curved baselines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from synthgen.effects.base import check_ranges, uniform
+
+
+def warp_affine_expanding(mask: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 affine map, growing the canvas so no ink leaves it."""
+    height, width = mask.shape[:2]
+    corners = np.array([[0, 0, 1], [width, 0, 1], [0, height, 1], [width, height, 1]], dtype=np.float64)
+    moved = corners @ matrix.T
+    low, high = moved.min(axis=0), moved.max(axis=0)
+    shifted = matrix.copy()
+    shifted[:, 2] -= low
+    size = (int(np.ceil(high[0] - low[0])), int(np.ceil(high[1] - low[1])))
+    return cv2.warpAffine(mask, shifted, size, flags=cv2.INTER_LINEAR, borderValue=0)
+
+
+def rotate(mask: np.ndarray, degrees: float) -> np.ndarray:
+    """Rotate about the centre by degrees (counter-clockwise), canvas grown to fit."""
+    height, width = mask.shape[:2]
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    return warp_affine_expanding(mask, matrix)
+
+
+def shear(mask: np.ndarray, factor: float) -> np.ndarray:
+    """Slant: x moves by factor times the height above the bottom (positive leans right, like italics)."""
+    height = mask.shape[0]
+    matrix = np.array([[1.0, -factor, factor * height], [0.0, 1.0, 0.0]])
+    return warp_affine_expanding(mask, matrix)
+
+
+def perspective(mask: np.ndarray, corner_shifts: np.ndarray) -> np.ndarray:
+    """Move the four corners by (4, 2) shifts given as fractions of the height, canvas grown to fit."""
+    height, width = mask.shape[:2]
+    source = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    target = source + corner_shifts.astype(np.float32) * height
+    target -= target.min(axis=0)
+    size = (int(np.ceil(target[:, 0].max())), int(np.ceil(target[:, 1].max())))
+    matrix = cv2.getPerspectiveTransform(source, target)
+    return cv2.warpPerspective(mask, matrix, size, flags=cv2.INTER_LINEAR, borderValue=0)
+
+
+def displace_columns(mask: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Shift each column down by its offset in pixels (fractional, interpolated), canvas grown to fit."""
+    pad = int(np.ceil(np.abs(offsets).max())) + 1
+    padded = cv2.copyMakeBorder(mask, pad, pad, 0, 0, cv2.BORDER_CONSTANT, value=0)
+    height, width = padded.shape[:2]
+    map_x = np.tile(np.arange(width, dtype=np.float32), (height, 1))
+    map_y = np.arange(height, dtype=np.float32)[:, None] - offsets.astype(np.float32)[None, :]
+    return cv2.remap(padded, map_x, map_y, cv2.INTER_LINEAR, borderValue=0)
+
+
+def sine_warp(mask: np.ndarray, amplitude: float, wavelength: float, phase: float) -> np.ndarray:
+    """A wavy baseline: columns shifted by amplitude * sin(2 pi x / wavelength + phase), in pixels."""
+    columns = np.arange(mask.shape[1], dtype=np.float64)
+    return displace_columns(mask, amplitude * np.sin(2 * np.pi * columns / wavelength + phase))
+
+
+def arc_warp(mask: np.ndarray, sag: float) -> np.ndarray:
+    """A curved baseline: the middle sags by `sag` pixels relative to the ends (negative bulges up)."""
+    width = mask.shape[1]
+    position = (np.arange(width, dtype=np.float64) - width / 2) / max(width / 2, 1)
+    return displace_columns(mask, sag * (1 - position**2))
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """Small rotation of the word."""
+
+    p: float = 0.3
+    degrees_range: tuple[float, float] = (-3.0, 3.0)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
+    def __call__(self, mask, rng):
+        degrees = uniform(rng, self.degrees_range)
+        return rotate(mask, degrees), {"degrees": round(degrees, 3)}
+
+
+@dataclass(frozen=True)
+class Shear:
+    """Italic-like slant."""
+
+    p: float = 0.15
+    factor_range: tuple[float, float] = (-0.15, 0.3)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
+    def __call__(self, mask, rng):
+        factor = uniform(rng, self.factor_range)
+        return shear(mask, factor), {"factor": round(factor, 3)}
+
+
+@dataclass(frozen=True)
+class Perspective:
+    """A slightly oblique camera: each corner moves by up to `strength` of the height."""
+
+    p: float = 0.15
+    strength_range: tuple[float, float] = (0.02, 0.12)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
+    def __call__(self, mask, rng):
+        strength = uniform(rng, self.strength_range)
+        shifts = rng.uniform(-strength, strength, size=(4, 2))
+        return perspective(mask, shifts), {"strength": round(strength, 3)}
+
+
+@dataclass(frozen=True)
+class SineWarp:
+    """Wavy paper: a sinusoidal baseline."""
+
+    p: float = 0.1
+    amplitude_range: tuple[float, float] = (0.02, 0.08)  # fraction of the height
+    wavelength_range: tuple[float, float] = (2.0, 6.0)  # multiples of the height
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
+    def __call__(self, mask, rng):
+        height = mask.shape[0]
+        amplitude = uniform(rng, self.amplitude_range) * height
+        wavelength = uniform(rng, self.wavelength_range) * height
+        phase = float(rng.uniform(0, 2 * np.pi))
+        params = {"amplitude": round(amplitude, 2), "wavelength": round(wavelength, 1)}
+        return sine_warp(mask, amplitude, wavelength, phase), params
+
+
+@dataclass(frozen=True)
+class ArcWarp:
+    """A curved baseline, as on a bent receipt or a bottle label."""
+
+    p: float = 0.1
+    sag_range: tuple[float, float] = (-0.15, 0.15)  # fraction of the height
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
+    def __call__(self, mask, rng):
+        sag = uniform(rng, self.sag_range) * mask.shape[0]
+        return arc_warp(mask, sag), {"sag": round(sag, 2)}

@@ -1,0 +1,218 @@
+"""The word generator: (config, seed, index) -> Sample(image, text, meta), as a pure function."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from synthgen.backgrounds import BackgroundPool
+from synthgen.charset import Charset
+from synthgen.config import Config
+from synthgen.corpus.mixer import CorpusMixer
+from synthgen.effects import IMAGE_EFFECTS, TEXT_EFFECTS, AppliedEffect, build_stack
+from synthgen.font_sampler import FontCoverageError, FontSampler, build_font_sampler
+from synthgen.paths import resolve_path
+from synthgen.renderer import FontCache, ink_box, ink_columns, render_mask
+from synthgen.seeding import stage_rngs
+
+MAX_TEXT_ATTEMPTS = 20  # strings tried per sample when no face can draw one (FontCoverageError)
+NEIGHBOR_WORDS = ("and", "THE", "Total", "No.", "of", "QTY", "12", "for", "Item", "x", "Date", "$", "LB")
+
+
+class GenerationError(RuntimeError):
+    """A sample could not be made within the attempt limits; carries the counts of reasons."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A word image, its label (empty for negatives), and what was drawn."""
+
+    image: np.ndarray  # (H, W) or (H, W, 3) uint8, H = render.height
+    text: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class WordGenerator:
+    """Turns a sample index into a Sample; the same (config, seed, index) always gives the same bytes."""
+
+    def __init__(self, config: Config, seed: int | None = None, fonts: FontSampler | None = None) -> None:
+        self.config = config
+        self.seed = config.seed if seed is None else seed
+        self.charset = Charset.from_file(resolve_path(config.charset.path))
+        self.corpus = CorpusMixer(config.corpus, self.charset)
+        self.fonts = fonts or build_font_sampler(config.fonts, self.charset, progress=False)
+        self.backgrounds = BackgroundPool(config.backgrounds)
+        self.text_effects = build_stack(config.effects.text, TEXT_EFFECTS)
+        self.image_effects = build_stack(config.effects.image, IMAGE_EFFECTS)
+        self.font_cache = FontCache(config.render.max_font_cache)
+        self.coverage_failures: Counter = Counter()
+
+    def __call__(self, index: int) -> Sample:
+        """Sample `index` of this generator's run."""
+        rngs = stage_rngs(self.seed, index)
+        if rngs["text"].random() < self.config.render.negative_rate:
+            mask, meta = self.negative_mask(rngs["text"]), {"negative": True, "source": "negative"}
+            text = ""
+        else:
+            text, mask, meta = self.text_mask(rngs["text"], rngs["font"])
+        mask, text_applied = self.text_effects(mask, rngs["text_effects"])
+        image, background_meta = self.composite(mask, rngs["background"])
+        image = self.resize(image)
+        image, image_applied = self.image_effects(image, rngs["image_effects"])
+        meta.update(background_meta, text_effects=effect_log(text_applied), image_effects=effect_log(image_applied))
+        return Sample(image, text, meta)
+
+    def text_mask(self, text_rng: np.random.Generator, font_rng: np.random.Generator) -> tuple[str, np.ndarray, dict]:
+        """Draw a string and a face that covers it, render it, cropped to its ink with neighbours maybe."""
+        for _ in range(MAX_TEXT_ATTEMPTS):
+            drawn = self.corpus.sample(text_rng)
+            try:
+                choice = self.fonts.sample(drawn.text, font_rng)
+            except FontCoverageError as error:
+                self.coverage_failures[error.characters] += 1
+                continue
+            break
+        else:
+            raise GenerationError(f"no face could draw {MAX_TEXT_ATTEMPTS} strings in a row: {dict(self.coverage_failures)}")
+        font = self.font_cache.get(choice.face, choice.size)
+        render = self.config.render
+        spacing = float(font_rng.uniform(*render.spacing_range)) * choice.size
+        stroke = 1 if font_rng.random() < render.stroke_rate and choice.size >= 20 else 0
+        mask = render_mask(font, drawn.text, spacing, stroke)
+        neighbors = font_rng.random() < render.neighbor_rate
+        mask = with_neighbors(mask, font, font_rng, choice.size) if neighbors else crop_to_ink(mask)
+        meta = {
+            "negative": False,
+            "source": drawn.source,
+            "font": f"{choice.face.family} {choice.face.style}",
+            "font_path": choice.face.path,
+            "size": choice.size,
+            "spacing": round(spacing, 2),
+            "stroke": stroke,
+            "neighbors": neighbors,
+        }
+        return drawn.text, mask, meta
+
+    def negative_mask(self, rng: np.random.Generator) -> np.ndarray:
+        """Clutter a text detector would fire on, with no legible character."""
+        return draw_clutter(rng, height=int(rng.integers(28, 64)), width=int(rng.integers(40, 320)))
+
+    def composite(self, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        """Ink on a background with margins; grey or colour as configured."""
+        render = self.config.render
+        height = mask.shape[0]
+        margins = [int(round(rng.uniform(*render.margin_range) * height)) for _ in range(4)]
+        alpha = cv2.copyMakeBorder(mask, *margins, cv2.BORDER_CONSTANT, value=0).astype(np.float32) / 255.0
+        background, kind = self.backgrounds.crop(alpha.shape[0], alpha.shape[1], rng)
+        inverted = rng.random() < render.inverted_rate
+        if inverted:
+            background = 255 - background
+        ink = ink_colour(background, render.min_contrast, rng)
+        image = background * (1.0 - alpha[..., None]) + ink[None, None, :] * alpha[..., None]
+        image = np.clip(image, 0, 255).astype(np.uint8)
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if render.channels == 1 else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        return image, {"background": kind, "inverted": inverted, "ink": [int(v) for v in ink]}
+
+    def resize(self, image: np.ndarray) -> np.ndarray:
+        """To the model height keeping the aspect ratio, squeezed to max_width if wider."""
+        render = self.config.render
+        height, width = image.shape[:2]
+        new_width = min(render.max_width, max(1, round(width * render.height / height)))
+        interpolation = cv2.INTER_AREA if height > render.height else cv2.INTER_LINEAR
+        return cv2.resize(image, (new_width, render.height), interpolation=interpolation)
+
+
+def crop_to_ink(mask: np.ndarray) -> np.ndarray:
+    """Columns and rows outside the ink removed (the whole mask when blank)."""
+    box = ink_box(mask)
+    if box is None:
+        return mask
+    top, bottom, left, right = box
+    return mask[top:bottom, left:right]
+
+
+def with_neighbors(mask: np.ndarray, font, rng: np.random.Generator, size: int) -> np.ndarray:
+    """The word with a sliver of a neighbouring word at one or both crop edges, too little to read as a character."""
+    columns = ink_columns(mask)
+    if columns is None:
+        return mask
+    left, right = columns
+    gap = max(2, int(font.getlength(" ")))
+    pieces = [mask[:, left:right]]
+    for side in ("left", "right"):
+        if rng.random() < 0.6:
+            neighbor = crop_columns(render_mask(font, NEIGHBOR_WORDS[int(rng.integers(len(NEIGHBOR_WORDS)))], 0.0, 0))
+            sliver = max(1, int(rng.uniform(0.05, 0.18) * size))  # a fifth of an em at most: never a whole glyph
+            space = np.zeros((mask.shape[0], gap), np.uint8)
+            if side == "left":
+                pieces = [neighbor[:, -sliver:], space, *pieces]
+            else:
+                pieces = [*pieces, space, neighbor[:, :sliver]]
+    joined = np.concatenate([fit_height(piece, mask.shape[0]) for piece in pieces], axis=1)
+    rows = np.flatnonzero(mask[:, left:right].max(axis=1) > 0)
+    return joined[rows[0] : rows[-1] + 1] if rows.size else joined
+
+
+def crop_columns(mask: np.ndarray) -> np.ndarray:
+    """Only the inked columns."""
+    columns = ink_columns(mask)
+    return mask if columns is None else mask[:, columns[0] : columns[1]]
+
+
+def fit_height(piece: np.ndarray, height: int) -> np.ndarray:
+    """Pad or cut a piece to the given height (all pieces share the same baseline canvas)."""
+    if piece.shape[0] == height:
+        return piece
+    if piece.shape[0] > height:
+        return piece[:height]
+    return cv2.copyMakeBorder(piece, 0, height - piece.shape[0], 0, 0, cv2.BORDER_CONSTANT, value=0)
+
+
+def ink_colour(background: np.ndarray, min_contrast: float, rng: np.random.Generator) -> np.ndarray:
+    """A BGR ink at least min_contrast grey levels from the background's mean: dark on light, light on dark."""
+    level = float(background.mean())
+    if level >= 128:
+        grey = rng.uniform(0, max(0.0, level - min_contrast))
+    else:
+        grey = rng.uniform(min(255.0, level + min_contrast), 255)
+    tint = rng.normal(0, 18, size=3) if rng.random() < 0.3 else np.zeros(3)
+    return np.clip(grey + tint, 0, 255).astype(np.float32)
+
+
+def draw_clutter(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """Lines, borders, stains, partial strokes and barcode-like bars on an empty mask."""
+    mask = np.zeros((height, width), np.uint8)
+    for _ in range(int(rng.integers(1, 4))):
+        kind = int(rng.integers(5))
+        thickness = int(rng.integers(1, 4))
+        if kind == 0:  # a rule across the crop
+            row = int(rng.integers(0, height))
+            cv2.line(mask, (0, row), (width - 1, row + int(rng.integers(-3, 4))), 255, thickness)
+        elif kind == 1:  # a border
+            cv2.rectangle(mask, (0, 0), (width - 1, height - 1), 255, thickness)
+        elif kind == 2:  # a stain
+            centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+            axes = (int(rng.integers(4, max(5, width // 3))), int(rng.integers(3, max(4, height // 2))))
+            cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, int(rng.integers(40, 110)), -1)
+        elif kind == 3:  # a partial stroke, as of a glyph cut by the crop edge
+            start = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+            axes = (int(rng.integers(3, 12)), int(rng.integers(3, 12)))
+            cv2.ellipse(mask, start, axes, 0, float(rng.uniform(0, 360)), float(rng.uniform(40, 120)), 255, thickness)
+        else:  # barcode-like bars
+            x = int(rng.integers(0, max(1, width // 2)))
+            for _ in range(int(rng.integers(8, 30))):
+                bar = int(rng.integers(1, 4))
+                mask[:, x : x + bar] = 255
+                x += bar + int(rng.integers(1, 4))
+                if x >= width:
+                    break
+    return cv2.GaussianBlur(mask, (3, 3), 0)
+
+
+def effect_log(applied: list[AppliedEffect]) -> list[dict[str, Any]]:
+    """Applied effects as plain data for the sample's meta."""
+    return [asdict(item) for item in applied]
