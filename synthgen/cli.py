@@ -23,7 +23,9 @@ from synthgen.font_catalog import FontCatalog
 from synthgen.font_files import discover_faces, font_folders
 from synthgen.font_sampler import FontCoverageError, FontSampler, build_font_sampler, load_font_reports
 from synthgen.font_sheet import render_tiles, write_sampler_sheet, write_sheet_html, write_sheet_pages
+from synthgen.generator import GenerationError, WordGenerator
 from synthgen.paths import resolve_path
+from synthgen.preview import write_effect_gallery, write_preview
 
 SAMPLER_WORDS = ("Invoice", "TOTAL", "$12.99", "24QT TISSUE", "Receipt", "2024-03-05", "Qty", "Dear Sir,", "www.shop.com")
 
@@ -37,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return arguments.handler(arguments) or 0
-    except (ConfigError, CharsetError, FontCoverageError, CorpusInputError, CorpusExhaustedError) as error:
+    except (ConfigError, CharsetError, FontCoverageError, CorpusInputError, CorpusExhaustedError, GenerationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
@@ -51,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(pipeline, positional=True)
     pipeline.add_argument("--out", help="output folder (default: the config's output_dir/pipeline)")
     pipeline.set_defaults(handler=run_pipeline)
+
+    preview = commands.add_parser("preview", help="a grid of samples with labels, or one effect's gallery")
+    add_config_arguments(preview, positional=True)
+    preview.add_argument("-n", type=int, default=64, help="how many samples (default 64)")
+    preview.add_argument("--seed", type=int, default=None, help="run seed (default: the config's seed)")
+    preview.add_argument("--out", default="preview.png", help="PNG to write (default preview.png)")
+    preview.add_argument("--effect", help="show this effect alone across its parameter range, before and after")
+    preview.set_defaults(handler=run_preview)
 
     show = commands.add_parser("config", help="print the resolved configuration as JSON")
     add_config_arguments(show, positional=True)
@@ -209,6 +219,17 @@ def report_corpus(config: Config, seed: int, count: int, plot: str | Path) -> No
         print(f"== {'after' if balanced else 'before'} balancing (set up {ready - started:.1f} s, {speed:,.0f} strings/s)")
         print(measured[balanced].report())
     print(f"plot: {plot_character_shares(measured[False], measured[True], plot)}")
+
+
+def run_preview(arguments: argparse.Namespace) -> int:
+    """Write a preview grid or an effect gallery."""
+    config = config_from(arguments)
+    generator = WordGenerator(config, seed=arguments.seed)
+    if arguments.effect:
+        print(f"gallery: {write_effect_gallery(generator, arguments.effect, arguments.out)}")
+    else:
+        print(f"preview: {write_preview(generator, positive(arguments.n, '-n'), arguments.out)}")
+    return 0
 
 
 def positive(value: int, name: str) -> int:

@@ -41,8 +41,9 @@ class FontConfig:
     tag_weights: dict[str, float] = field(default_factory=dict)
     bold_rate: float = bounded(0.15, 0.0, 1.0)
     italic_rate: float = bounded(0.1, 0.0, 1.0)
-    size_min: int = bounded(24, 6, 512)
-    size_max: int = bounded(48, 6, 512)
+    size_min: int = bounded(20, 6, 512)
+    size_max: int = bounded(36, 6, 512)
+    size_step: int = bounded(4, 1, 512)  # sizes drawn are size_min, size_min + step, ...: fewer sizes, warmer glyph caches
 
     def __post_init__(self) -> None:
         if self.size_min > self.size_max:
@@ -161,12 +162,14 @@ class RenderConfig:
     max_width: int = bounded(400, 16, 4096)  # wider images are squeezed to this width
     channels: int = bounded(1, 1, 3)  # 1 grayscale, 3 colour
     inverted_rate: float = bounded(0.08, 0.0, 1.0)  # light text on a dark background
-    spacing_range: tuple[float, ...] = (-0.02, 0.12)  # extra space between characters, fraction of the size
+    spacing_rate: float = bounded(0.25, 0.0, 1.0)  # share of words drawn with extra letter spacing
+    spacing_range: tuple[float, ...] = (-0.02, 0.15)  # extra space between characters, fraction of the size
     stroke_rate: float = bounded(0.05, 0.0, 1.0)  # faux bold by stroking the outline
     margin_range: tuple[float, ...] = (0.03, 0.3)  # space around the text, fraction of the text height
     min_contrast: float = bounded(90.0, 10.0, 255.0)  # grey levels between ink and background
+    min_final_contrast: float = bounded(45.0, 0.0, 255.0)  # grey levels between ink and paper after all effects
     negative_rate: float = bounded(0.03, 0.0, 1.0)  # samples with clutter but no text (label "")
-    neighbor_rate: float = bounded(0.08, 0.0, 1.0)  # fragments of neighbouring words cut at the crop edges
+    neighbor_rate: float = bounded(0.05, 0.0, 1.0)  # fragments of neighbouring words cut at the crop edges
     max_font_cache: int = bounded(512, 8, 100000)
 
     def __post_init__(self) -> None:

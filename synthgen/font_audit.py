@@ -19,6 +19,7 @@ from tqdm import tqdm
 from synthgen.charset import Charset
 from synthgen.font_files import FontFace
 from synthgen.glyph_shapes import (
+    RENDER_SIZE,
     Glyph,
     box_vector,
     cap_height,
@@ -28,13 +29,14 @@ from synthgen.glyph_shapes import (
     shape_vector,
 )
 
-AUDIT_VERSION = 3  # bump when the audit's rules change, so cached results are redone
+AUDIT_VERSION = 4  # bump when the audit's rules change, so cached results are redone
 SHARED_BITMAP_MIN = 4  # this many different characters (case aside) drawn as one bitmap: a placeholder box
 WRONG_MARGIN = 0.2  # a glyph this much closer to another character's references than to its own is wrong
 UNRECOGNISABLE = 0.35  # a glyph correlating less than this with its own references is not that character
 SYMBOL_FACE_SHARE = 0.4  # this share of letters and digits wrong: a symbol or dingbat face
 CASE_MATCH_SIMILARITY = 0.93  # lowercase this close in shape to its capital is a capital form
 CASE_MATCH_MIN = 18  # of 26 letters matching their capital: a caps-only or small-caps face
+MIN_SPACE_ADVANCE = 0.12  # of an em: a narrower space does not separate words
 ALPHABET_MIN = 20  # a face drawing fewer distinct letters (either case) is rejected
 NOTDEF_PROBES = ("\U0010fffd", "\ue000", "\ufffe", "\U000e0fff")  # code points fonts almost never map
 logging.getLogger("fontTools").setLevel(logging.ERROR)  # its timestamp warnings would bury the progress bar
@@ -107,9 +109,10 @@ def audit_face(face: FontFace, charset: Charset) -> FontReport:
         glyphs = {character: render_glyph(font, character) for character in charset.visible}
         unmapped = [probe for probe in NOTDEF_PROBES if ord(probe) not in names.cmap]
         notdef = render_glyph(font, unmapped[0]) if unmapped else None
+        space_advance = font.getlength(" ") / RENDER_SIZE
     except Exception as error:  # noqa: BLE001 - any failure to parse or draw means the file is unusable
         return unreadable_report(face, charset, f"{type(error).__name__}: {error}")
-    return judge_face(face, charset, names, glyphs, notdef)
+    return judge_face(face, charset, names, glyphs, notdef, space_advance)
 
 
 def unreadable_report(face: FontFace, charset: Charset, detail: str) -> FontReport:
@@ -155,7 +158,12 @@ def name_record(table, name_id: int) -> str | None:
 
 
 def judge_face(
-    face: FontFace, charset: Charset, names: FaceNames, glyphs: dict[str, Glyph], notdef: Glyph | None
+    face: FontFace,
+    charset: Charset,
+    names: FaceNames,
+    glyphs: dict[str, Glyph],
+    notdef: Glyph | None,
+    space_advance: float,
 ) -> FontReport:
     """Apply every check to the drawn glyphs and decide the face's status and coverage."""
     missing = "".join(character for character in charset.characters if ord(character) not in names.cmap)
@@ -163,6 +171,8 @@ def judge_face(
     tofu = find_tofu(present, names.cmap, notdef)
     drawn = {character: glyph for character, glyph in present.items() if character not in tofu}
     empty = "".join(character for character, glyph in drawn.items() if not glyph.has_ink)
+    if " " in charset and " " not in missing and space_advance < MIN_SPACE_ADVANCE:
+        empty = " " + empty  # a space without width would join two words the label keeps apart
     inked = {character: glyph for character, glyph in drawn.items() if glyph.has_ink}
     case_matched = find_case_matches(inked)
     if case_matched:  # capitals in lowercase slots are the case policy's business, not wrong glyphs
@@ -173,7 +183,7 @@ def judge_face(
         for problem in (
             grouped_problem("missing_glyphs", missing, charset, "not in the character map"),
             grouped_problem("tofu", tofu, charset, "drawn as the .notdef box or a bitmap shared by many characters"),
-            grouped_problem("empty_glyphs", empty, charset, "visible characters drawn with no ink"),
+            grouped_problem("empty_glyphs", empty, charset, "characters drawn with no ink (or a space with no width)"),
             case_problem(case_matched),
             grouped_problem("wrong_glyphs", wrong, charset, "drawn as another character or a symbol"),
         )

@@ -68,7 +68,8 @@ class FontSampler:
         """Draw a face able to draw every character of text, and a size; raises FontCoverageError."""
         cumulative = np.cumsum(self.probabilities(text))
         row = min(int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right")), len(self.faces) - 1)
-        size = int(rng.integers(self.config.size_min, self.config.size_max + 1))
+        steps = (self.config.size_max - self.config.size_min) // self.config.size_step
+        size = self.config.size_min + self.config.size_step * int(rng.integers(0, steps + 1))
         return FontChoice(self.faces[row].report, size)
 
     def covering(self, text: str) -> np.ndarray:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -19,6 +19,7 @@ from synthgen.paths import resolve_path
 from synthgen.renderer import FontCache, ink_box, ink_columns, render_mask
 from synthgen.seeding import stage_rngs
 
+GREY_WEIGHTS = np.float32([0.114, 0.587, 0.299])  # BGR to luminance, as OpenCV converts
 MAX_TEXT_ATTEMPTS = 20  # strings tried per sample when no face can draw one (FontCoverageError)
 NEIGHBOR_WORDS = ("and", "THE", "Total", "No.", "of", "QTY", "12", "for", "Item", "x", "Date", "$", "LB")
 
@@ -53,6 +54,10 @@ class WordGenerator:
 
     def __call__(self, index: int) -> Sample:
         """Sample `index` of this generator's run."""
+        return self.sample_with_coverage(index)[0]
+
+    def sample_with_coverage(self, index: int) -> tuple[Sample, np.ndarray]:
+        """Sample `index` and the ink coverage (0..1, same height and width) its text or clutter was drawn with."""
         rngs = stage_rngs(self.seed, index)
         if rngs["text"].random() < self.config.render.negative_rate:
             mask, meta = self.negative_mask(rngs["text"]), {"negative": True, "source": "negative"}
@@ -60,11 +65,14 @@ class WordGenerator:
         else:
             text, mask, meta = self.text_mask(rngs["text"], rngs["font"])
         mask, text_applied = self.text_effects(mask, rngs["text_effects"])
-        image, background_meta = self.composite(mask, rngs["background"])
-        image = self.resize(image)
+        image, alpha, background_meta = self.composite(mask, rngs["background"])
+        image, alpha = self.resize(image), self.resize(alpha)
         image, image_applied = self.image_effects(image, rngs["image_effects"])
+        if text:
+            image, stretched = ensure_contrast(image, alpha, self.config.render.min_final_contrast)
+            meta["contrast_stretched"] = stretched
         meta.update(background_meta, text_effects=effect_log(text_applied), image_effects=effect_log(image_applied))
-        return Sample(image, text, meta)
+        return Sample(image, text, meta), alpha
 
     def text_mask(self, text_rng: np.random.Generator, font_rng: np.random.Generator) -> tuple[str, np.ndarray, dict]:
         """Draw a string and a face that covers it, render it, cropped to its ink with neighbours maybe."""
@@ -78,13 +86,16 @@ class WordGenerator:
             break
         else:
             raise GenerationError(f"no face could draw {MAX_TEXT_ATTEMPTS} strings in a row: {dict(self.coverage_failures)}")
-        font = self.font_cache.get(choice.face, choice.size)
         render = self.config.render
-        spacing = float(font_rng.uniform(*render.spacing_range)) * choice.size
+        spaced = font_rng.random() < render.spacing_rate
+        spacing = float(font_rng.uniform(*render.spacing_range)) * choice.size if spaced else 0.0
         stroke = 1 if font_rng.random() < render.stroke_rate and choice.size >= 20 else 0
-        mask = render_mask(font, drawn.text, spacing, stroke)
+        mask = self.font_cache.render(choice.face, choice.size, drawn.text, spacing, stroke)
         neighbors = font_rng.random() < render.neighbor_rate
-        mask = with_neighbors(mask, font, font_rng, choice.size) if neighbors else crop_to_ink(mask)
+        if neighbors:
+            mask = with_neighbors(mask, self.font_cache.get(choice.face, choice.size), font_rng, choice.size)
+        else:
+            mask = crop_to_ink(mask)
         meta = {
             "negative": False,
             "source": drawn.source,
@@ -101,8 +112,8 @@ class WordGenerator:
         """Clutter a text detector would fire on, with no legible character."""
         return draw_clutter(rng, height=int(rng.integers(28, 64)), width=int(rng.integers(40, 320)))
 
-    def composite(self, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-        """Ink on a background with margins; grey or colour as configured."""
+    def composite(self, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
+        """Ink on a background with margins (grey or colour as configured), and the ink coverage used."""
         render = self.config.render
         height = mask.shape[0]
         margins = [int(round(rng.uniform(*render.margin_range) * height)) for _ in range(4)]
@@ -112,10 +123,16 @@ class WordGenerator:
         if inverted:
             background = 255 - background
         ink = ink_colour(background, render.min_contrast, rng)
-        image = background * (1.0 - alpha[..., None]) + ink[None, None, :] * alpha[..., None]
+        if render.channels == 1:
+            plain = cv2.cvtColor(background, cv2.COLOR_BGR2GRAY).astype(np.float32)
+            ink = np.float32([ink @ GREY_WEIGHTS])
+            image = plain + (ink[0] - plain) * alpha
+        else:
+            plain = cv2.cvtColor(background, cv2.COLOR_BGR2RGB).astype(np.float32)
+            ink = ink[::-1]
+            image = plain + (ink - plain) * alpha[..., None]
         image = np.clip(image, 0, 255).astype(np.uint8)
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if render.channels == 1 else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        return image, {"background": kind, "inverted": inverted, "ink": [int(v) for v in ink]}
+        return image, alpha, {"background": kind, "inverted": inverted, "ink": [int(v) for v in ink]}
 
     def resize(self, image: np.ndarray) -> np.ndarray:
         """To the model height keeping the aspect ratio, squeezed to max_width if wider."""
@@ -124,6 +141,24 @@ class WordGenerator:
         new_width = min(render.max_width, max(1, round(width * render.height / height)))
         interpolation = cv2.INTER_AREA if height > render.height else cv2.INTER_LINEAR
         return cv2.resize(image, (new_width, render.height), interpolation=interpolation)
+
+
+def ensure_contrast(image: np.ndarray, alpha: np.ndarray, minimum: float) -> tuple[np.ndarray, bool]:
+    """Stretch grey levels about the background when ink and background ended closer than `minimum`.
+
+    Effects drawn independently can stack into text no one could read (faded thermal ink, low
+    contrast, dim light); the label must stay true, so the image is made legible, never the label dropped.
+    """
+    ink, paper = alpha >= 0.5 * alpha.max(), alpha < 0.05  # faded ink (thermal print) counts as ink too
+    if alpha.max() <= 0 or not paper.any():
+        return image, False
+    ink_level, paper_level = float(image[ink].mean()), float(image[paper].mean())
+    difference = abs(ink_level - paper_level)
+    if difference >= minimum:
+        return image, False
+    gain = minimum / max(difference, 1.0)
+    stretched = np.clip((image.astype(np.float32) - paper_level) * gain + paper_level, 0, 255).astype(np.uint8)
+    return stretched, True
 
 
 def crop_to_ink(mask: np.ndarray) -> np.ndarray:
@@ -145,8 +180,8 @@ def with_neighbors(mask: np.ndarray, font, rng: np.random.Generator, size: int) 
     pieces = [mask[:, left:right]]
     for side in ("left", "right"):
         if rng.random() < 0.6:
-            neighbor = crop_columns(render_mask(font, NEIGHBOR_WORDS[int(rng.integers(len(NEIGHBOR_WORDS)))], 0.0, 0))
-            sliver = max(1, int(rng.uniform(0.05, 0.18) * size))  # a fifth of an em at most: never a whole glyph
+            neighbor = crop_columns(render_mask(font, NEIGHBOR_WORDS[int(rng.integers(len(NEIGHBOR_WORDS)))]))
+            sliver = max(1, int(rng.uniform(0.04, 0.12) * size))  # an eighth of an em at most: never a whole glyph
             space = np.zeros((mask.shape[0], gap), np.uint8)
             if side == "left":
                 pieces = [neighbor[:, -sliver:], space, *pieces]
@@ -215,4 +250,4 @@ def draw_clutter(rng: np.random.Generator, height: int, width: int) -> np.ndarra
 
 def effect_log(applied: list[AppliedEffect]) -> list[dict[str, Any]]:
     """Applied effects as plain data for the sample's meta."""
-    return [asdict(item) for item in applied]
+    return [{"name": item.name, "params": item.params} for item in applied]

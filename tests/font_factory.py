@@ -81,6 +81,13 @@ def empty_glyphs_font(folder: Path) -> Path:
     return save(font, folder, "empty.ttf", "Planted Empty")
 
 
+def zero_width_space_font(folder: Path) -> Path:
+    """A space with no advance: two words would print as one."""
+    font = open_source()
+    font["hmtx"][glyph_name(font, " ")] = (0, 0)
+    return save(font, folder, "zero_space.ttf", "Planted Zero Space")
+
+
 def caps_only_font(folder: Path) -> Path:
     """Every lowercase letter mapped to its capital's glyph."""
     font = open_source()
@@ -140,6 +147,7 @@ PLANTED = {
     missing_digits_font: {"missing_glyphs": string.digits},
     tofu_font: {"tofu": "#%&@£€"},
     empty_glyphs_font: {"empty_glyphs": "kw"},
+    zero_width_space_font: {"empty_glyphs": " "},
     caps_only_font: {"case_mismatch": string.ascii_lowercase},
     small_caps_font: {"case_mismatch": string.ascii_lowercase},
     swapped_letters_font: {"wrong_glyphs": "aehy37"},

@@ -118,7 +118,7 @@ def test_bold_and_italic_rates_are_honoured(charset):
 
 
 def test_sizes_stay_in_the_configured_range_and_draws_are_reproducible(reports, charset):
-    sampler = FontSampler(reports, CATALOG, FontConfig(size_min=20, size_max=22), charset)
+    sampler = FontSampler(reports, CATALOG, FontConfig(size_min=20, size_max=22, size_step=1), charset)
     first = [sampler.sample("ok", np.random.default_rng([7, index])) for index in range(50)]
     again = [sampler.sample("ok", np.random.default_rng([7, index])) for index in range(50)]
     assert first == again

@@ -63,9 +63,17 @@ TextEffectsConfig = effects_config_class("TextEffectsConfig", TEXT_EFFECTS)
 ImageEffectsConfig = effects_config_class("ImageEffectsConfig", IMAGE_EFFECTS)
 
 
+INK_KEPT_MIN = 0.4  # a text effect leaving less of the ink than this is undone: it would hide characters
+
+
+def keeps_ink(before, after) -> bool:
+    """Whether a text-layer effect left enough ink for every character to stay legible."""
+    return float(after.sum(dtype="float64")) >= INK_KEPT_MIN * float(before.sum(dtype="float64"))
+
+
 def build_stack(section, table: dict[str, type]) -> EffectStack:
-    """The stack of every effect in the table, configured from its config section."""
-    return EffectStack([(name, getattr(section, name)) for name in table])
+    """The stack of every effect in the table, configured from its config section; text effects are guarded."""
+    return EffectStack([(name, getattr(section, name)) for name in table], keeps=keeps_ink if table is TEXT_EFFECTS else None)
 
 
 __all__ = ["AppliedEffect", "EffectStack", "TEXT_EFFECTS", "IMAGE_EFFECTS", "TextEffectsConfig", "ImageEffectsConfig", "build_stack"]

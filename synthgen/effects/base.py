@@ -46,15 +46,27 @@ class AppliedEffect:
 
 
 class EffectStack:
-    """Effects in a fixed order; effect k always uses child generator k, so disabling one never shifts another."""
+    """Effects in a fixed order; effect k decides and draws from its own stream, so disabling one shifts no other.
 
-    def __init__(self, named_effects: Sequence[tuple[str, Effect]]) -> None:
+    One draw of a fixed-length vector decides which effects apply; effect k then draws its parameters from
+    a generator seeded by (a key drawn once per sample, k), built only when the effect applies.
+    """
+
+    def __init__(self, named_effects: Sequence[tuple[str, Effect]], keeps=None) -> None:
         self.named_effects = list(named_effects)
+        self.probabilities = np.array([effect.p for _, effect in self.named_effects])
+        self.keeps = keeps  # (before, after) -> bool: False undoes the effect (it would hide the text)
 
     def __call__(self, image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, list[AppliedEffect]]:
+        key = int(rng.integers(2**63))
+        chosen = rng.random(len(self.named_effects)) < self.probabilities
         applied: list[AppliedEffect] = []
-        for (name, effect), child in zip(self.named_effects, rng.spawn(len(self.named_effects))):
-            if effect.p > 0 and child.random() < effect.p:
-                image, params = effect(image, child)
-                applied.append(AppliedEffect(name, params))
+        for position in np.flatnonzero(chosen):
+            name, effect = self.named_effects[position]
+            result, params = effect(image, np.random.default_rng([key, int(position)]))
+            if self.keeps is not None and not self.keeps(image, result):
+                applied.append(AppliedEffect(name, {**params, "undone": True}))
+                continue
+            image = result
+            applied.append(AppliedEffect(name, params))
         return image, applied

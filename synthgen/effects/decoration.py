@@ -57,9 +57,10 @@ class Underline:
         check_ranges(self)
 
     def __call__(self, mask, rng):
-        thickness = line_thickness(mask, uniform(rng, self.thickness_range))
-        row = ink_rows(mask)[1] + line_thickness(mask, uniform(rng, self.gap_range)) + thickness
-        return horizontal_line(mask, row, thickness), {"thickness": thickness, "row": row}
+        thickness, gap = uniform(rng, self.thickness_range), uniform(rng, self.gap_range)
+        pixels = line_thickness(mask, thickness)
+        row = ink_rows(mask)[1] + line_thickness(mask, gap) + pixels
+        return horizontal_line(mask, row, pixels), {"thickness": round(thickness, 4), "gap": round(gap, 4)}
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,10 @@ class StrikeThrough:
 
     def __call__(self, mask, rng):
         top, bottom = ink_rows(mask)
-        row = int(top + (bottom - top) * rng.uniform(0.45, 0.6))
-        thickness = line_thickness(mask, uniform(rng, self.thickness_range))
-        return horizontal_line(mask, row, thickness), {"thickness": thickness, "row": row}
+        height_share, thickness = float(rng.uniform(0.45, 0.6)), uniform(rng, self.thickness_range)
+        row = int(top + (bottom - top) * height_share)
+        params = {"thickness": round(thickness, 4), "height": round(height_share, 3)}
+        return horizontal_line(mask, row, line_thickness(mask, thickness)), params
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ class TableRules:
         check_ranges(self)
 
     def __call__(self, mask, rng):
-        thickness = line_thickness(mask, uniform(rng, self.thickness_range))
-        margin = line_thickness(mask, uniform(rng, self.margin_range))
+        thickness, margin = uniform(rng, self.thickness_range), uniform(rng, self.margin_range)
         sides = ("tb", "lr", "tblr", "b", "t", "l", "r")[int(rng.integers(7))]
-        return box(mask, margin, thickness, sides), {"sides": sides, "thickness": thickness, "margin": margin}
+        params = {"sides": sides, "thickness": round(thickness, 4), "margin": round(margin, 4)}
+        return box(mask, line_thickness(mask, margin), line_thickness(mask, thickness), sides), params

@@ -129,11 +129,10 @@ class SineWarp:
 
     def __call__(self, mask, rng):
         height = mask.shape[0]
-        amplitude = uniform(rng, self.amplitude_range) * height
-        wavelength = uniform(rng, self.wavelength_range) * height
+        amplitude, wavelength = uniform(rng, self.amplitude_range), uniform(rng, self.wavelength_range)
         phase = float(rng.uniform(0, 2 * np.pi))
-        params = {"amplitude": round(amplitude, 2), "wavelength": round(wavelength, 1)}
-        return sine_warp(mask, amplitude, wavelength, phase), params
+        params = {"amplitude": round(amplitude, 4), "wavelength": round(wavelength, 3), "phase": round(phase, 3)}
+        return sine_warp(mask, amplitude * height, wavelength * height, phase), params
 
 
 @dataclass(frozen=True)
@@ -147,5 +146,5 @@ class ArcWarp:
         check_ranges(self)
 
     def __call__(self, mask, rng):
-        sag = uniform(rng, self.sag_range) * mask.shape[0]
-        return arc_warp(mask, sag), {"sag": round(sag, 2)}
+        sag = uniform(rng, self.sag_range)
+        return arc_warp(mask, sag * mask.shape[0]), {"sag": round(sag, 4)}

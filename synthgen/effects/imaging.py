@@ -107,9 +107,9 @@ class Shadow:
         height, width = image.shape[:2]
         angle = float(rng.uniform(0, 2 * np.pi))
         offset = float(rng.uniform(-0.4, 0.4)) * width
-        darkness, softness = uniform(rng, self.darkness_range), uniform(rng, self.softness_range) * height
-        params = {"darkness": round(darkness, 2), "softness": round(softness, 1)}
-        return cast_shadow(image, angle, offset, darkness, softness), params
+        darkness, softness = uniform(rng, self.darkness_range), uniform(rng, self.softness_range)
+        params = {"darkness": round(darkness, 3), "softness": round(softness, 3), "angle": round(angle, 3)}
+        return cast_shadow(image, angle, offset, darkness, softness * height), params
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,17 @@ def drop_pixels(mask: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return np.where(keep, mask, 0).astype(np.uint8)
 
 
+def stroke_half_width(mask: np.ndarray) -> float:
+    """Typical half-width of the strokes in pixels (90th percentile of the distance to the edge inside ink)."""
+    inside = cv2.distanceTransform((mask > 127).astype(np.uint8), cv2.DIST_L2, 3)
+    values = inside[inside > 0]
+    return float(np.percentile(values, 90)) if values.size else 0.0
+
+
 def thicken(mask: np.ndarray, radius: int) -> np.ndarray:
-    """Bleed: ink spreads by `radius` pixels (negative thins it), edges softened."""
+    """Bleed: ink spreads by `radius` pixels (negative thins it, only strokes thick enough to survive), edges softened."""
+    if radius < 0 and stroke_half_width(mask) < abs(radius) + 1.0:
+        radius = 0  # thinning would erase the strokes: the label would lie
     if radius == 0:
         return mask
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(radius) + 1, 2 * abs(radius) + 1))
@@ -43,7 +52,7 @@ def bitmap(mask: np.ndarray, factor: float) -> np.ndarray:
     """Text rendered without antialiasing at 1/factor the size, then scaled back: screenshot pixels."""
     height, width = mask.shape
     small = cv2.resize(mask, (max(1, round(width / factor)), max(1, round(height / factor))), interpolation=cv2.INTER_AREA)
-    hard = np.where(small >= 110, 255, 0).astype(np.uint8)
+    hard = np.where(small >= min(110, int(small.max()) // 2 + 1), 255, 0).astype(np.uint8)  # thin strokes survive
     return cv2.resize(hard, (width, height), interpolation=cv2.INTER_NEAREST)
 
 
@@ -62,7 +71,8 @@ class ThermalPrint:
 
     def __call__(self, mask, rng):
         height = mask.shape[0]
-        pitch = uniform(rng, self.dot_pitch_range) * height
+        pitch_share = uniform(rng, self.dot_pitch_range)
+        pitch = pitch_share * height
         streaks = uniform(rng, self.streaks_range)
         fade = uniform(rng, self.fade_range)
         dropout = uniform(rng, self.dropout_range)
@@ -72,7 +82,7 @@ class ThermalPrint:
         factors[rng.random(height) < streaks] *= 0.35
         out = fade_rows(out, factors)
         out = drop_pixels(out, rng.random(mask.shape) >= dropout)
-        params = {"dot_pitch": round(pitch, 2), "streaks": round(streaks, 3), "fade": round(fade, 2), "dropout": round(dropout, 3)}
+        params = {"dot_pitch": round(pitch_share, 4), "streaks": round(streaks, 3), "fade": round(fade, 2), "dropout": round(dropout, 3)}
         return out, params
 
 

@@ -1,0 +1,97 @@
+"""The word generator: a pure function of (config, seed, index), true labels, honoured negative rate, visible ink."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from synthgen.config import load_config
+from synthgen.generator import WordGenerator
+from synthgen.paths import PROJECT_ROOT
+
+COUNT = 300
+
+
+def small_config(tmp_path_factory, *overrides):
+    """Matplotlib's faces only (always present), a private audit cache."""
+    cache = tmp_path_factory.getbasetemp() / "audit-cache"
+    return load_config(None, ["fonts.system_fonts=false", "fonts.font_dirs=[]", f"fonts.audit_cache={cache}", *overrides])
+
+
+@pytest.fixture(scope="module")
+def generator(tmp_path_factory):
+    return WordGenerator(small_config(tmp_path_factory, "render.negative_rate=0.1"))
+
+
+def digest(image: np.ndarray) -> str:
+    return hashlib.sha256(image.tobytes() + str(image.shape).encode()).hexdigest()
+
+
+def test_same_index_same_bytes_in_a_new_generator(generator, tmp_path_factory):
+    again = WordGenerator(small_config(tmp_path_factory, "render.negative_rate=0.1"))
+    for index in (0, 7, 123):
+        first, second = generator(index), again(index)
+        assert first.text == second.text and digest(first.image) == digest(second.image)
+    assert digest(generator(1).image) != digest(generator(2).image)
+
+
+def test_same_bytes_in_another_process(generator, tmp_path_factory):
+    cache = tmp_path_factory.getbasetemp() / "audit-cache"
+    script = (
+        "import hashlib; from synthgen.config import load_config; from synthgen.generator import WordGenerator;"
+        f"g = WordGenerator(load_config(None, ['fonts.system_fonts=false', 'fonts.font_dirs=[]', "
+        f"'fonts.audit_cache={cache}', 'render.negative_rate=0.1'])); s = g(42);"
+        "print(hashlib.sha256(s.image.tobytes() + str(s.image.shape).encode()).hexdigest(), repr(s.text))"
+    )
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT, check=True)
+    sample = generator(42)
+    assert output.stdout.split()[0] == digest(sample.image)
+
+
+def test_turning_one_effect_off_leaves_the_other_draws_alone(generator, tmp_path_factory):
+    quiet = WordGenerator(small_config(tmp_path_factory, "render.negative_rate=0.1", "effects.image.noise.p=0"))
+    for index in range(40):
+        full, without = generator(index), quiet(index)
+        assert full.text == without.text and full.meta.get("font") == without.meta.get("font")
+        expected = [effect for effect in full.meta["image_effects"] if effect["name"] != "noise"]
+        assert without.meta["image_effects"] == expected
+        assert without.meta["text_effects"] == full.meta["text_effects"]
+
+
+def test_images_have_the_model_height_and_labels_stay_in_the_charset(generator):
+    allowed = set(generator.charset.characters)
+    for index in range(COUNT):
+        sample = generator(index)
+        assert sample.image.dtype == np.uint8 and sample.image.shape[0] == 32
+        assert 1 <= sample.image.shape[1] <= 400
+        assert set(sample.text) <= allowed
+
+
+def test_the_negative_rate_is_honoured_and_negatives_have_empty_labels(generator):
+    samples = [generator(index) for index in range(COUNT)]
+    negatives = [sample for sample in samples if sample.meta["negative"]]
+    assert 0.05 * COUNT <= len(negatives) <= 0.16 * COUNT
+    assert all(sample.text == "" for sample in negatives)
+    assert all(sample.text for sample in samples if not sample.meta["negative"])
+
+
+def test_every_text_sample_has_visible_ink_where_its_text_was_drawn(generator):
+    minimum = generator.config.render.min_final_contrast
+    for index in range(COUNT):
+        sample, coverage = generator.sample_with_coverage(index)
+        if not sample.text:
+            continue
+        assert coverage.max() > 0.3, (index, sample.text)
+        ink, paper = coverage >= 0.5 * coverage.max(), coverage < 0.05
+        assert ink.sum() >= 10, (index, sample.text)
+        image = sample.image.astype(np.float32)
+        assert abs(image[ink].mean() - image[paper].mean()) >= minimum - 1.0, (index, sample.text)
+
+
+def test_colour_output_has_three_channels(tmp_path_factory):
+    colour = WordGenerator(small_config(tmp_path_factory, "render.channels=3"))
+    assert colour(3).image.shape[2] == 3
