@@ -182,14 +182,23 @@ def with_neighbors(mask: np.ndarray, font, rng: np.random.Generator, size: int) 
         if rng.random() < 0.6:
             neighbor = crop_columns(render_mask(font, NEIGHBOR_WORDS[int(rng.integers(len(NEIGHBOR_WORDS)))]))
             sliver = max(1, int(rng.uniform(0.04, 0.12) * size))  # an eighth of an em at most: never a whole glyph
+            fragment = neighbor[:, -sliver:] if side == "left" else neighbor[:, :sliver]
+            if reads_as_bar(fragment):
+                continue  # a cut stem would read as l, I or |
             space = np.zeros((mask.shape[0], gap), np.uint8)
-            if side == "left":
-                pieces = [neighbor[:, -sliver:], space, *pieces]
-            else:
-                pieces = [*pieces, space, neighbor[:, :sliver]]
+            pieces = [fragment, space, *pieces] if side == "left" else [*pieces, space, fragment]
     joined = np.concatenate([fit_height(piece, mask.shape[0]) for piece in pieces], axis=1)
     rows = np.flatnonzero(mask[:, left:right].max(axis=1) > 0)
     return joined[rows[0] : rows[-1] + 1] if rows.size else joined
+
+
+def reads_as_bar(fragment: np.ndarray) -> bool:
+    """Whether a sliver holds a column inked over most of its inked height: a vertical bar."""
+    inked_rows = np.flatnonzero(fragment.max(axis=1) > 127)
+    if inked_rows.size == 0:
+        return False
+    span = fragment[inked_rows[0] : inked_rows[-1] + 1] > 127
+    return bool(span.mean(axis=0).max() >= 0.6)
 
 
 def crop_columns(mask: np.ndarray) -> np.ndarray:

@@ -117,7 +117,7 @@ class Crease:
     """A crease or fold: a line with highlight and shadow and a small displacement across it."""
 
     p: float = 0.05
-    strength_range: tuple[float, float] = (0.08, 0.25)
+    strength_range: tuple[float, float] = (0.05, 0.18)
     shift_range: tuple[float, float] = (0.0, 1.5)  # pixels
 
     def __post_init__(self) -> None:
@@ -125,7 +125,7 @@ class Crease:
 
     def __call__(self, image, rng):
         height, width = image.shape[:2]
-        angle = float(rng.uniform(0, np.pi))
+        angle = float(rng.uniform(np.pi / 3, 2 * np.pi / 3))  # folds within 30 degrees of horizontal: never a | in a word
         offset = float(rng.uniform(-0.35, 0.35)) * min(width, 3 * height)
         strength, shift = uniform(rng, self.strength_range), int(round(uniform(rng, self.shift_range)))
         return crease(image, angle, offset, strength, shift), {"strength": round(strength, 2), "shift": shift}

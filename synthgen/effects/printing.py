@@ -39,8 +39,10 @@ def stroke_half_width(mask: np.ndarray) -> float:
 
 def thicken(mask: np.ndarray, radius: int) -> np.ndarray:
     """Bleed: ink spreads by `radius` pixels (negative thins it, only strokes thick enough to survive), edges softened."""
-    if radius < 0 and stroke_half_width(mask) < abs(radius) + 1.0:
+    half_width = stroke_half_width(mask) if radius else 0.0
+    if radius < 0 and half_width < abs(radius) + 1.0:
         radius = 0  # thinning would erase the strokes: the label would lie
+    radius = min(radius, max(1, int(half_width)))  # spreading by more than a stroke fills counters: o becomes a blob
     if radius == 0:
         return mask
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(radius) + 1, 2 * abs(radius) + 1))
@@ -88,17 +90,17 @@ class ThermalPrint:
 
 @dataclass(frozen=True)
 class InkBleed:
-    """Ink spreading (bleed, smudge) or starved strokes (thin ink), in pixels at render size."""
+    """Ink spreading (bleed, smudge) or starved strokes (thin ink), as a fraction of the text height."""
 
     p: float = 0.15
-    radius_range: tuple[float, float] = (-1.0, 2.0)
+    radius_range: tuple[float, float] = (-0.04, 0.035)
 
     def __post_init__(self) -> None:
         check_ranges(self)
 
     def __call__(self, mask, rng):
-        radius = int(round(uniform(rng, self.radius_range)))
-        return thicken(mask, radius), {"radius": radius}
+        radius = uniform(rng, self.radius_range)
+        return thicken(mask, int(round(radius * mask.shape[0]))), {"radius": round(radius, 4)}
 
 
 @dataclass(frozen=True)
@@ -124,8 +126,8 @@ class TonerSpeckle:
 class Bitmap:
     """Lightly bitmapped text as in screenshots: no antialiasing at a small size, scaled back up."""
 
-    p: float = 0.05
-    factor_range: tuple[float, float] = (1.5, 2.5)
+    p: float = 0.03
+    factor_range: tuple[float, float] = (1.2, 1.6)  # more turns O into D and e into c at small sizes
 
     def __post_init__(self) -> None:
         check_ranges(self)
