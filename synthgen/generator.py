@@ -118,13 +118,14 @@ class WordGenerator:
         height = mask.shape[0]
         margins = [int(round(rng.uniform(*render.margin_range) * height)) for _ in range(4)]
         alpha = cv2.copyMakeBorder(mask, *margins, cv2.BORDER_CONSTANT, value=0).astype(np.float32) / 255.0
-        background, kind = self.backgrounds.crop(alpha.shape[0], alpha.shape[1], rng)
+        grey = render.channels == 1
+        background, kind = self.backgrounds.crop(alpha.shape[0], alpha.shape[1], rng, grey=grey)
         inverted = rng.random() < render.inverted_rate
         if inverted:
             background = 255 - background
         ink = ink_colour(background, render.min_contrast, rng)
-        if render.channels == 1:
-            plain = cv2.cvtColor(background, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        if grey:
+            plain = background.astype(np.float32)
             ink = np.float32([ink @ GREY_WEIGHTS])
             image = plain + (ink[0] - plain) * alpha
         else:

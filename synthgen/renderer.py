@@ -44,22 +44,20 @@ class FontCache:
         if found is None:
             if len(self.glyphs) >= GLYPH_CACHE_LIMIT:
                 self.glyphs.clear()
-            left, top, right, bottom = font.getbbox(character, anchor="ls", stroke_width=stroke)
-            canvas = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
-            ImageDraw.Draw(canvas).text((-left, -top), character, fill=255, font=font, anchor="ls",
-                                        stroke_width=stroke, stroke_fill=255)
-            found = (np.asarray(canvas), left, top, font.getlength(character))
+            core, (left, top) = font.getmask2(character, mode="L", anchor="ls", stroke_width=stroke)
+            bitmap = np.asarray(Image.Image()._new(core))  # one FreeType load instead of a draw on a canvas
+            found = (bitmap, left, top, font.getlength(character))
             self.glyphs[glyph_key] = found
         return found
 
-    def kerning(self, font: ImageFont.FreeTypeFont, key: tuple, pair: str) -> float:
-        """Extra advance between two characters (the face's kerning), measured once."""
+    def kerning(self, font: ImageFont.FreeTypeFont, key: tuple, pair: str, advances: float) -> float:
+        """Extra advance between two characters (the face's kerning) given their own advances, measured once."""
         pair_key = (*key, pair)
         found = self.kerns.get(pair_key)
         if found is None:
             if len(self.kerns) >= GLYPH_CACHE_LIMIT:
                 self.kerns.clear()
-            found = font.getlength(pair) - font.getlength(pair[0]) - font.getlength(pair[1])
+            found = font.getlength(pair) - advances
             self.kerns[pair_key] = found
         return found
 
@@ -74,7 +72,9 @@ class FontCache:
         ascent, descent = font.getmetrics()
         pad = stroke + 2
         glyphs = [self.glyph(font, key, character, stroke) for character in text]
-        kerns = [self.kerning(font, key, text[i : i + 2]) for i in range(len(text) - 1)] + [0.0]
+        kerns = [
+            self.kerning(font, key, text[i : i + 2], glyphs[i][3] + glyphs[i + 1][3]) for i in range(len(text) - 1)
+        ] + [0.0]
         width = int(np.ceil(sum(g[3] + spacing + k for g, k in zip(glyphs, kerns)))) + 2 * pad + ascent
         canvas = np.zeros((ascent + descent + 2 * pad, max(width, 1)), np.uint8)
         x = float(pad)

@@ -6,7 +6,7 @@ from dataclasses import field, make_dataclass
 
 from synthgen.effects.base import AppliedEffect, EffectStack
 from synthgen.effects.decoration import StrikeThrough, TableRules, Underline
-from synthgen.effects.geometry import ArcWarp, Perspective, Rotation, Shear, SineWarp
+from synthgen.effects.geometry import ArcWarp, ElasticWarp, Perspective, Rotation, Shear, SineWarp
 from synthgen.effects.imaging import (
     Crease,
     DefocusBlur,
@@ -35,6 +35,7 @@ TEXT_EFFECTS = {
     "perspective": Perspective,
     "sine_warp": SineWarp,
     "arc_warp": ArcWarp,
+    "elastic_warp": ElasticWarp,
 }
 # On the composited image at model height, in this order: paper and light, then camera and file.
 IMAGE_EFFECTS = {

@@ -148,3 +148,36 @@ class ArcWarp:
     def __call__(self, mask, rng):
         sag = uniform(rng, self.sag_range)
         return arc_warp(mask, sag * mask.shape[0]), {"sag": round(sag, 4)}
+
+
+def elastic_warp(mask: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """Move every pixel by a smooth displacement field (dx, dy in pixels, same shape as the mask)."""
+    height, width = mask.shape
+    columns, rows = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return cv2.remap(mask, columns + dx.astype(np.float32), rows + dy.astype(np.float32), cv2.INTER_LINEAR, borderValue=0)
+
+
+def smooth_field(rng: np.random.Generator, shape: tuple[int, int], smoothness: float, amplitude: float) -> np.ndarray:
+    """Gaussian-smoothed noise scaled so its largest magnitude is `amplitude` pixels."""
+    field = cv2.GaussianBlur(rng.uniform(-1, 1, size=shape).astype(np.float32), (0, 0), smoothness)
+    peak = float(np.abs(field).max())
+    return field * (amplitude / peak) if peak > 0 else field
+
+
+@dataclass(frozen=True)
+class ElasticWarp:
+    """Wobbly, hand-fed or crumpled paper: a smooth random displacement of the strokes."""
+
+    p: float = 0.08
+    amplitude_range: tuple[float, float] = (0.01, 0.04)  # largest displacement, fraction of the height
+    smoothness_range: tuple[float, float] = (0.15, 0.4)  # blur of the field, fraction of the height
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
+    def __call__(self, mask, rng):
+        height = mask.shape[0]
+        amplitude, smoothness = uniform(rng, self.amplitude_range), uniform(rng, self.smoothness_range)
+        dx = smooth_field(rng, mask.shape, smoothness * height, amplitude * height)
+        dy = smooth_field(rng, mask.shape, smoothness * height, amplitude * height)
+        return elastic_warp(mask, dx, dy), {"amplitude": round(amplitude, 4), "smoothness": round(smoothness, 3)}
