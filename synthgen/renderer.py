@@ -11,7 +11,8 @@ from synthgen.font_audit import FontReport
 from synthgen.glyph_shapes import load_font
 
 
-GLYPH_CACHE_LIMIT = 200000  # glyph bitmaps kept for letter-spaced text before the cache starts afresh
+GLYPH_CACHE_LIMIT = 200000
+KERNING_PROBES = ("AV", "To", "Ta", "We", "Yo", "LT", "P.", "r,", "y.", "AT")  # glyph bitmaps kept for letter-spaced text before the cache starts afresh
 
 
 class FontCache:
@@ -20,8 +21,9 @@ class FontCache:
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.fonts: OrderedDict[tuple[str, int, int], ImageFont.FreeTypeFont] = OrderedDict()
-        self.glyphs: dict[tuple, tuple[np.ndarray, int, int, float]] = {}
-        self.kerns: dict[tuple, float] = {}
+        self.glyphs: OrderedDict[tuple, tuple[np.ndarray, int, int, float]] = OrderedDict()
+        self.kerns: OrderedDict[tuple, float] = OrderedDict()
+        self.kerned: dict[tuple, bool] = {}  # (path, face, size) -> whether the face kerns at all
 
     def get(self, report: FontReport, size: int) -> ImageFont.FreeTypeFont:
         """The face at this size, loaded once."""
@@ -41,9 +43,11 @@ class FontCache:
         """(bitmap, left, top, advance) of one character relative to the pen on the baseline, drawn once."""
         glyph_key = (*key, character, stroke)
         found = self.glyphs.get(glyph_key)
-        if found is None:
+        if found is not None:
+            self.glyphs.move_to_end(glyph_key)
+        else:
             if len(self.glyphs) >= GLYPH_CACHE_LIMIT:
-                self.glyphs.clear()
+                self.glyphs.popitem(last=False)  # least recently used: popular faces stay warm
             core, (left, top) = font.getmask2(character, mode="L", anchor="ls", stroke_width=stroke)
             bitmap = np.asarray(Image.Image()._new(core))  # one FreeType load instead of a draw on a canvas
             found = (bitmap, left, top, font.getlength(character))
@@ -52,13 +56,26 @@ class FontCache:
 
     def kerning(self, font: ImageFont.FreeTypeFont, key: tuple, pair: str, advances: float) -> float:
         """Extra advance between two characters (the face's kerning) given their own advances, measured once."""
+        if not self.kerns_at_all(font, key):
+            return 0.0
         pair_key = (*key, pair)
         found = self.kerns.get(pair_key)
-        if found is None:
+        if found is not None:
+            self.kerns.move_to_end(pair_key)
+        else:
             if len(self.kerns) >= GLYPH_CACHE_LIMIT:
-                self.kerns.clear()
+                self.kerns.popitem(last=False)
             found = font.getlength(pair) - advances
             self.kerns[pair_key] = found
+        return found
+
+    def kerns_at_all(self, font: ImageFont.FreeTypeFont, key: tuple) -> bool:
+        """Whether the face kerns (Pillow's basic layout reads only a kern table): probed once on classic pairs."""
+        found = self.kerned.get(key)
+        if found is None:
+            found = any(abs(font.getlength(pair) - font.getlength(pair[0]) - font.getlength(pair[1])) > 0.01
+                        for pair in KERNING_PROBES)
+            self.kerned[key] = found
         return found
 
     def render(self, report: FontReport, size: int, text: str, spacing: float, stroke: int) -> np.ndarray:
