@@ -266,7 +266,7 @@ def case_problem(matched: str) -> Problem | None:
     """The case_mismatch problem: lowercase letters that are capitals in disguise."""
     if not matched:
         return None
-    detail = f"lowercase letters are drawn as capitals or small capitals; usable for upper-case text only"
+    detail = "lowercase letters are drawn as capitals or small capitals; usable for upper-case text only"
     return Problem("case_mismatch", matched, detail)
 
 

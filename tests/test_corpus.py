@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from synthgen.config import BalanceConfig, ConfigError, CorpusConfig, load_config
+from synthgen.config import BalanceConfig, ConfigError, load_config
 from synthgen.corpus.amounts import Prices
 from synthgen.corpus.balancer import character_shares
 from synthgen.corpus.books import TextFolderBooks, strip_gutenberg
