@@ -37,6 +37,13 @@ def check_ranges(effect: Any) -> None:
             raise ConfigError(f"effect {name}: {item.name} must hold two numbers, got {value!r}")
 
 
+class RangedEffect:
+    """Base of every effect dataclass: validates p and every (low, high) range when built."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
+
 @dataclass(frozen=True)
 class AppliedEffect:
     """What one effect did to one sample."""

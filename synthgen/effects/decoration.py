@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from synthgen.effects.base import check_ranges, uniform
+from synthgen.effects.base import RangedEffect, uniform
 
 
 def ink_rows(mask: np.ndarray) -> tuple[int, int]:
@@ -46,15 +46,12 @@ def line_thickness(mask: np.ndarray, fraction: float) -> int:
 
 
 @dataclass(frozen=True)
-class Underline:
+class Underline(RangedEffect):
     """A line under the word, below its descenders."""
 
     p: float = 0.05
     thickness_range: tuple[float, float] = (0.03, 0.07)  # fraction of the height
     gap_range: tuple[float, float] = (0.02, 0.1)
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, mask, rng):
         thickness, gap = uniform(rng, self.thickness_range), uniform(rng, self.gap_range)
@@ -64,14 +61,11 @@ class Underline:
 
 
 @dataclass(frozen=True)
-class StrikeThrough:
+class StrikeThrough(RangedEffect):
     """A thin line through the middle of the word (the word stays legible)."""
 
     p: float = 0.02
     thickness_range: tuple[float, float] = (0.02, 0.05)
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, mask, rng):
         top, bottom = ink_rows(mask)
@@ -82,15 +76,12 @@ class StrikeThrough:
 
 
 @dataclass(frozen=True)
-class TableRules:
+class TableRules(RangedEffect):
     """Table rules or a box border near the text, as in forms and invoices."""
 
     p: float = 0.08
     thickness_range: tuple[float, float] = (0.02, 0.06)
     margin_range: tuple[float, float] = (0.15, 0.4)  # far enough that a rule never reads as l or |
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, mask, rng):
         thickness, margin = uniform(rng, self.thickness_range), uniform(rng, self.margin_range)

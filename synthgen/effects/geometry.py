@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from synthgen.effects.base import check_ranges, uniform
+from synthgen.effects.base import RangedEffect, uniform
 
 
 def warp_affine_expanding(mask: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -71,14 +71,11 @@ def arc_warp(mask: np.ndarray, sag: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Rotation:
+class Rotation(RangedEffect):
     """Small rotation of the word."""
 
     p: float = 0.3
     degrees_range: tuple[float, float] = (-3.0, 3.0)
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, mask, rng):
         degrees = uniform(rng, self.degrees_range)
@@ -86,14 +83,11 @@ class Rotation:
 
 
 @dataclass(frozen=True)
-class Shear:
+class Shear(RangedEffect):
     """Italic-like slant."""
 
     p: float = 0.15
     factor_range: tuple[float, float] = (-0.15, 0.3)
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, mask, rng):
         factor = uniform(rng, self.factor_range)
@@ -101,14 +95,11 @@ class Shear:
 
 
 @dataclass(frozen=True)
-class Perspective:
+class Perspective(RangedEffect):
     """A slightly oblique camera: each corner moves by up to `strength` of the height."""
 
     p: float = 0.15
     strength_range: tuple[float, float] = (0.02, 0.12)
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, mask, rng):
         strength = uniform(rng, self.strength_range)
@@ -117,15 +108,12 @@ class Perspective:
 
 
 @dataclass(frozen=True)
-class SineWarp:
+class SineWarp(RangedEffect):
     """Wavy paper: a sinusoidal baseline."""
 
     p: float = 0.1
     amplitude_range: tuple[float, float] = (0.02, 0.08)  # fraction of the height
     wavelength_range: tuple[float, float] = (2.0, 6.0)  # multiples of the height
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, mask, rng):
         height = mask.shape[0]
@@ -136,14 +124,11 @@ class SineWarp:
 
 
 @dataclass(frozen=True)
-class ArcWarp:
+class ArcWarp(RangedEffect):
     """A curved baseline, as on a bent receipt or a bottle label."""
 
     p: float = 0.1
     sag_range: tuple[float, float] = (-0.15, 0.15)  # fraction of the height
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, mask, rng):
         sag = uniform(rng, self.sag_range)
@@ -165,15 +150,12 @@ def smooth_field(rng: np.random.Generator, shape: tuple[int, int], smoothness: f
 
 
 @dataclass(frozen=True)
-class ElasticWarp:
+class ElasticWarp(RangedEffect):
     """Wobbly, hand-fed or crumpled paper: a smooth random displacement of the strokes."""
 
     p: float = 0.08
     amplitude_range: tuple[float, float] = (0.01, 0.04)  # largest displacement, fraction of the height
     smoothness_range: tuple[float, float] = (0.15, 0.4)  # blur of the field, fraction of the height
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, mask, rng):
         height = mask.shape[0]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from synthgen.effects.base import check_ranges, uniform
+from synthgen.effects.base import RangedEffect, uniform
 
 
 def scale_light(image: np.ndarray, factors: np.ndarray) -> np.ndarray:
@@ -93,15 +93,12 @@ def tone(image: np.ndarray, contrast: float, brightness: float, gamma: float) ->
 
 
 @dataclass(frozen=True)
-class Shadow:
+class Shadow(RangedEffect):
     """A soft cast shadow with a gradient edge across part of the crop."""
 
     p: float = 0.12
     darkness_range: tuple[float, float] = (0.15, 0.5)
     softness_range: tuple[float, float] = (0.1, 0.8)  # fraction of the height
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, image, rng):
         height, width = image.shape[:2]
@@ -113,15 +110,12 @@ class Shadow:
 
 
 @dataclass(frozen=True)
-class Crease:
+class Crease(RangedEffect):
     """A crease or fold: a line with highlight and shadow and a small displacement across it."""
 
     p: float = 0.05
     strength_range: tuple[float, float] = (0.05, 0.18)
     shift_range: tuple[float, float] = (0.0, 1.5)  # pixels
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, image, rng):
         height, width = image.shape[:2]
@@ -132,15 +126,12 @@ class Crease:
 
 
 @dataclass(frozen=True)
-class Illumination:
+class Illumination(RangedEffect):
     """Uneven lighting across the crop."""
 
     p: float = 0.2
     low_range: tuple[float, float] = (0.6, 0.95)
     high_range: tuple[float, float] = (1.0, 1.15)
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, image, rng):
         angle = float(rng.uniform(0, 2 * np.pi))
@@ -149,14 +140,11 @@ class Illumination:
 
 
 @dataclass(frozen=True)
-class GaussianBlur:
+class GaussianBlur(RangedEffect):
     """Out-of-focus softness."""
 
     p: float = 0.25
     sigma_range: tuple[float, float] = (0.3, 1.1)  # pixels at model height
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, image, rng):
         sigma = uniform(rng, self.sigma_range)
@@ -164,14 +152,11 @@ class GaussianBlur:
 
 
 @dataclass(frozen=True)
-class MotionBlur:
+class MotionBlur(RangedEffect):
     """Camera shake along a direction."""
 
     p: float = 0.08
     length_range: tuple[float, float] = (2.0, 4.0)  # pixels at model height
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, image, rng):
         length = max(2, int(round(uniform(rng, self.length_range))))
@@ -181,14 +166,11 @@ class MotionBlur:
 
 
 @dataclass(frozen=True)
-class DefocusBlur:
+class DefocusBlur(RangedEffect):
     """A lens out of focus: a disk kernel."""
 
     p: float = 0.05
     radius_range: tuple[float, float] = (0.8, 1.6)
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, image, rng):
         radius = uniform(rng, self.radius_range)
@@ -197,14 +179,11 @@ class DefocusBlur:
 
 
 @dataclass(frozen=True)
-class Noise:
+class Noise(RangedEffect):
     """Sensor and scanner noise."""
 
     p: float = 0.3
     sigma_range: tuple[float, float] = (2.0, 12.0)  # grey levels
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, image, rng):
         sigma = uniform(rng, self.sigma_range)
@@ -213,14 +192,11 @@ class Noise:
 
 
 @dataclass(frozen=True)
-class JpegCompression:
+class JpegCompression(RangedEffect):
     """JPEG artefacts of photos and scans."""
 
     p: float = 0.25
     quality_range: tuple[float, float] = (25.0, 90.0)
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, image, rng):
         quality = int(round(uniform(rng, self.quality_range)))
@@ -228,14 +204,11 @@ class JpegCompression:
 
 
 @dataclass(frozen=True)
-class Resample:
+class Resample(RangedEffect):
     """Down-and-up resampling: low-resolution scans and screenshots scaled in a viewer."""
 
     p: float = 0.15
     factor_range: tuple[float, float] = (1.2, 2.0)
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, image, rng):
         factor = uniform(rng, self.factor_range)
@@ -243,16 +216,13 @@ class Resample:
 
 
 @dataclass(frozen=True)
-class Tone:
+class Tone(RangedEffect):
     """Contrast, brightness and gamma changes of exposure and scanning."""
 
     p: float = 0.3
     contrast_range: tuple[float, float] = (0.75, 1.2)
     brightness_range: tuple[float, float] = (-30.0, 30.0)
     gamma_range: tuple[float, float] = (0.7, 1.4)
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, image, rng):
         contrast, brightness, gamma = (uniform(rng, r) for r in (self.contrast_range, self.brightness_range, self.gamma_range))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from synthgen.effects.base import check_ranges, uniform
+from synthgen.effects.base import RangedEffect, uniform
 
 
 def dot_grid(mask: np.ndarray, pitch: float) -> np.ndarray:
@@ -59,7 +59,7 @@ def bitmap(mask: np.ndarray, factor: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ThermalPrint:
+class ThermalPrint(RangedEffect):
     """Cash-register tape: dotted glyphs, print-head streaks, faded bands, broken and speckled strokes."""
 
     p: float = 0.1
@@ -67,9 +67,6 @@ class ThermalPrint:
     streaks_range: tuple[float, float] = (0.0, 0.08)  # share of rows printed faintly
     fade_range: tuple[float, float] = (0.55, 1.0)  # ink left in the faintest band
     dropout_range: tuple[float, float] = (0.0, 0.06)  # share of ink pixels lost
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, mask, rng):
         height = mask.shape[0]
@@ -89,14 +86,11 @@ class ThermalPrint:
 
 
 @dataclass(frozen=True)
-class InkBleed:
+class InkBleed(RangedEffect):
     """Ink spreading (bleed, smudge) or starved strokes (thin ink), as a fraction of the text height."""
 
     p: float = 0.15
     radius_range: tuple[float, float] = (-0.04, 0.035)
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, mask, rng):
         radius = uniform(rng, self.radius_range)
@@ -104,15 +98,12 @@ class InkBleed:
 
 
 @dataclass(frozen=True)
-class TonerSpeckle:
+class TonerSpeckle(RangedEffect):
     """Toner dots and broken strokes: some ink pixels dropped, a few stray dots added near the text."""
 
     p: float = 0.1
     dropout_range: tuple[float, float] = (0.0, 0.08)
     dots_range: tuple[float, float] = (0.0, 0.004)
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, mask, rng):
         dropout, dots = uniform(rng, self.dropout_range), uniform(rng, self.dots_range)
@@ -123,14 +114,11 @@ class TonerSpeckle:
 
 
 @dataclass(frozen=True)
-class Bitmap:
+class Bitmap(RangedEffect):
     """Lightly bitmapped text as in screenshots: no antialiasing at a small size, scaled back up."""
 
     p: float = 0.03
     factor_range: tuple[float, float] = (1.2, 1.6)  # more turns O into D and e into c at small sizes
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
     def __call__(self, mask, rng):
         factor = uniform(rng, self.factor_range)
