@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from synthgen.config import BackgroundConfig
+from synthgen.errors import ConfigError
 from synthgen.paths import resolve_path
 
 TEXTURE_SIZE = 384
@@ -101,8 +102,6 @@ class BackgroundPool:
         weights: list[float] = []
         for kind, weight in config.texture_weights.items():
             if kind not in TEXTURES:
-                from synthgen.errors import ConfigError
-
                 raise ConfigError(f"backgrounds.texture_weights: unknown texture {kind!r}; known: {', '.join(TEXTURES)}")
             for _ in range(config.variants if weight > 0 else 0):
                 self.kinds.append(kind)
@@ -141,8 +140,6 @@ def path_image(path: Path) -> np.ndarray:
     """A user image as (H, W, 3) uint8 BGR, at most 1024 pixels on its long side."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        from synthgen.errors import ConfigError
-
         raise ConfigError(f"background image {path} cannot be read")
     scale = min(1.0, 1024 / max(image.shape[:2]))
     return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image

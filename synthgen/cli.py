@@ -266,5 +266,5 @@ def run_pipeline(arguments: argparse.Namespace) -> int:
     print("[4/5] corpus mix: 5000 strings")
     report_corpus(config, config.seed, 5000, out / "corpus-characters.png")
     print("[5/5] word images: a sample sheet")
-    print(f"preview: {write_preview(WordGenerator(config), 64, out / 'preview.png')}")
+    print(f"preview: {write_preview(WordGenerator(config, fonts=sampler), 64, out / 'preview.png')}")
     return 0

@@ -124,7 +124,7 @@ def box_vector(glyph: Glyph) -> np.ndarray | None:
     crop = glyph.canvas[top:bottom, left:right]
     side = max(crop.shape)
     square = np.zeros((side, side), np.uint8)
-    square[(side - crop.shape[0]) // 2 :][: crop.shape[0], (side - crop.shape[1]) // 2 :][:, : crop.shape[1]] = crop
+    paste(square, crop, (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2)
     return unit_vector(cv2.resize(square, (FRAME, FRAME), interpolation=cv2.INTER_AREA).astype(np.float32))
 
 

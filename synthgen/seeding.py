@@ -7,15 +7,10 @@ import numpy as np
 STAGES = ("text", "font", "background", "text_effects", "image_effects")
 
 
-def sample_rng(seed: int, index: int) -> np.random.Generator:
-    """The root generator of sample `index` under run `seed`."""
-    return np.random.default_rng([seed, index])
-
-
 def stage_rngs(seed: int, index: int) -> dict[str, np.random.Generator]:
     """One independent generator per stage, so switching one stage off never shifts another's draws.
 
-    Seeded by (seed, index, stage number): the same independence as spawning children of sample_rng,
-    at a third of the cost per sample.
+    Seeded by (seed, index, stage number): the same independence as spawning children of one
+    per-sample generator, at a lower cost per sample.
     """
     return {stage: np.random.default_rng([seed, index, number]) for number, stage in enumerate(STAGES)}

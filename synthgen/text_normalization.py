@@ -14,8 +14,8 @@ REPLACEMENTS = {
     "\u200b": "", "\u00ad": "", "\ufeff": "",  # zero-width space, soft hyphen, byte-order mark
     "\u2026": "...",
     "\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st",
-    "\u2022": "•", "\u00b7": "•", "\u2219": "•",  # bullets and middle dots
-    "\u00d7": "×", "\u2715": "×",
+    "\u00b7": "•", "\u2219": "•",  # middle dots read as the charset's bullet
+    "\u2715": "×",
     "\t": " ",
 }
 TRANSLATION = str.maketrans(REPLACEMENTS)
