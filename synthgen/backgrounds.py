@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from pathlib import Path
 
@@ -111,14 +112,17 @@ class BackgroundPool:
             self.kinds.append(f"image:{path.name}")
             self.images.append(path_image(path))
             weights.append(config.user_image_weight)
-        self.cumulative = np.cumsum(weights)
+        self.cumulative = np.cumsum(weights).tolist()
         self.greys = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) for image in self.images]
 
-    def crop(self, height: int, width: int, rng: np.random.Generator, grey: bool = False) -> tuple[np.ndarray, str]:
-        """A (height, width, 3) BGR or (height, width) grey uint8 background, and the name of its source."""
-        position = int(np.searchsorted(self.cumulative, rng.random() * self.cumulative[-1], side="right"))
+    def crop(self, height: int, width: int, rng: np.random.Generator, grey: bool = False, texture_scale: float = 1.0) -> tuple[np.ndarray, str]:
+        """A (height, width, 3) BGR or (height, width) grey uint8 background, and the name of its source.
+
+        texture_scale > 1 shows more of the texture (finer grain), as when a larger crop is shrunk to this size.
+        """
+        position = bisect.bisect_right(self.cumulative, rng.random() * self.cumulative[-1])
         source = (self.greys if grey else self.images)[min(position, len(self.images) - 1)]
-        scale = rng.uniform(0.5, 1.5)
+        scale = rng.uniform(0.5, 1.5) * texture_scale
         piece_height = min(source.shape[0], max(2, round(height * scale)))
         piece_width = min(source.shape[1], max(2, round(width * scale)))
         top = int(rng.integers(0, source.shape[0] - piece_height + 1))

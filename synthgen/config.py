@@ -43,7 +43,7 @@ class FontConfig:
     italic_rate: float = bounded(0.1, 0.0, 1.0)
     size_min: int = bounded(20, 6, 512)
     size_max: int = bounded(36, 6, 512)
-    size_step: int = bounded(4, 1, 512)  # sizes drawn are size_min, size_min + step, ...: fewer sizes, warmer glyph caches
+    size_step: int = bounded(4, 1, 512)  # sizes drawn are size_min, size_min + step, ... (the text layer is scaled to it)
 
     def __post_init__(self) -> None:
         if self.size_min > self.size_max:
@@ -170,7 +170,8 @@ class RenderConfig:
     min_final_contrast: float = bounded(45.0, 0.0, 255.0)  # grey levels between ink and paper after all effects
     negative_rate: float = bounded(0.03, 0.0, 1.0)  # samples with clutter but no text (label "")
     neighbor_rate: float = bounded(0.05, 0.0, 1.0)  # fragments of neighbouring words cut at the crop edges
-    max_font_cache: int = bounded(512, 8, 100000)
+    glyph_size: int = bounded(32, 8, 256)  # pixels per em every face is drawn at before scaling to the drawn size
+    max_font_cache: int = bounded(512, 8, 100000)  # open faces kept (about 100 kB each)
 
     def __post_init__(self) -> None:
         for name in ("spacing_range", "margin_range"):

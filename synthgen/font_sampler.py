@@ -55,6 +55,7 @@ class FontSampler:
         self.coverage = np.zeros((len(self.faces), len(charset)), dtype=bool)  # (faces, characters)
         for row, face in enumerate(self.faces):
             self.coverage[row, [self.columns[c] for c in face.report.coverage if c in self.columns]] = True
+        self.faces_drawing = np.ascontiguousarray(self.coverage.T)  # (characters, faces): one row per character
 
     def probabilities(self, text: str = "") -> np.ndarray:
         """Probability of each face for this text (zero where a face lacks one of its characters)."""
@@ -66,7 +67,9 @@ class FontSampler:
 
     def sample(self, text: str, rng: np.random.Generator) -> FontChoice:
         """Draw a face able to draw every character of text, and a size; raises FontCoverageError."""
-        cumulative = np.cumsum(self.probabilities(text))
+        cumulative = np.cumsum(self.weights * self.covering(text))
+        if cumulative[-1] <= 0:
+            raise self.coverage_error(text)
         row = min(int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right")), len(self.faces) - 1)
         steps = (self.config.size_max - self.config.size_min) // self.config.size_step
         size = self.config.size_min + self.config.size_step * int(rng.integers(0, steps + 1))
@@ -78,7 +81,7 @@ class FontSampler:
         outside = "".join(sorted(character for character in distinct if character not in self.columns))
         if outside:
             raise FontCoverageError(text, outside, "characters outside the charset")
-        return self.coverage[:, [self.columns[character] for character in distinct]].all(axis=1)
+        return np.logical_and.reduce(self.faces_drawing[[self.columns[character] for character in distinct]], axis=0)
 
     def coverage_error(self, text: str) -> FontCoverageError:
         """Name the characters no face draws, or say that no single face draws them all."""

@@ -49,8 +49,9 @@ class WordGenerator:
         self.backgrounds = BackgroundPool(config.backgrounds)
         self.text_effects = build_stack(config.effects.text, TEXT_EFFECTS)
         self.image_effects = build_stack(config.effects.image, IMAGE_EFFECTS)
-        self.font_cache = FontCache(config.render.max_font_cache)
+        self.font_cache = FontCache(config.render.max_font_cache, config.render.glyph_size)
         self.coverage_failures: Counter = Counter()
+        self.stage_generators = stage_rngs(self.seed, 0)  # re-seeded for every sample: one generator object per stage
 
     def __call__(self, index: int) -> Sample:
         """Sample `index` of this generator's run."""
@@ -58,7 +59,7 @@ class WordGenerator:
 
     def sample_with_coverage(self, index: int) -> tuple[Sample, np.ndarray]:
         """Sample `index` and the ink coverage (0..1, same height and width) its text or clutter was drawn with."""
-        rngs = stage_rngs(self.seed, index)
+        rngs = stage_rngs(self.seed, index, self.stage_generators)
         if rngs["text"].random() < self.config.render.negative_rate:
             mask, meta = self.negative_mask(rngs["text"]), {"negative": True, "source": "negative"}
             text = ""
@@ -66,7 +67,6 @@ class WordGenerator:
             text, mask, meta = self.text_mask(rngs["text"], rngs["font"])
         mask, text_applied = self.text_effects(mask, rngs["text_effects"])
         image, alpha, background_meta = self.composite(mask, rngs["background"])
-        image, alpha = self.resize(image), self.resize(alpha)
         image, image_applied = self.image_effects(image, rngs["image_effects"])
         if text:
             image, stretched = ensure_contrast(image, alpha, self.config.render.min_final_contrast)
@@ -88,21 +88,22 @@ class WordGenerator:
             raise GenerationError(f"no face could draw {MAX_TEXT_ATTEMPTS} strings in a row: {dict(self.coverage_failures)}")
         render = self.config.render
         spaced = font_rng.random() < render.spacing_rate
-        spacing = float(font_rng.uniform(*render.spacing_range)) * choice.size if spaced else 0.0
-        stroke = 1 if font_rng.random() < render.stroke_rate and choice.size >= 20 else 0
-        mask = self.font_cache.render(choice.face, choice.size, drawn.text, spacing, stroke)
+        spacing = float(font_rng.uniform(*render.spacing_range)) if spaced else 0.0
+        stroke = 1 if font_rng.random() < render.stroke_rate else 0
+        mask = self.font_cache.render(choice.face, drawn.text, spacing * render.glyph_size, stroke)
         neighbors = font_rng.random() < render.neighbor_rate
         if neighbors:
-            mask = with_neighbors(mask, self.font_cache.get(choice.face, choice.size), font_rng, choice.size)
+            mask = with_neighbors(mask, self.font_cache.get(choice.face), font_rng, render.glyph_size)
         else:
             mask = crop_to_ink(mask)
+        mask = scale_mask(mask, choice.size / render.glyph_size)
         meta = {
             "negative": False,
             "source": drawn.source,
             "font": f"{choice.face.family} {choice.face.style}",
             "font_path": choice.face.path,
             "size": choice.size,
-            "spacing": round(spacing, 2),
+            "spacing": round(spacing * choice.size, 2),
             "stroke": stroke,
             "neighbors": neighbors,
         }
@@ -113,13 +114,20 @@ class WordGenerator:
         return draw_clutter(rng, height=int(rng.integers(28, 64)), width=int(rng.integers(40, 320)))
 
     def composite(self, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
-        """Ink on a background with margins (grey or colour as configured), and the ink coverage used."""
+        """Ink on a background at model height (grey or colour as configured), and the ink coverage used.
+
+        The text layer gets its margins and is scaled to the model height first, so the blend runs on the
+        final, smaller image; the background is cropped at the scale it would have had before that resize.
+        """
         render = self.config.render
         height = mask.shape[0]
-        margins = [int(round(rng.uniform(*render.margin_range) * height)) for _ in range(4)]
-        alpha = cv2.copyMakeBorder(mask, *margins, cv2.BORDER_CONSTANT, value=0).astype(np.float32) / 255.0
+        margins = [int(round(margin * height)) for margin in rng.uniform(*render.margin_range, size=4)]
+        framed = cv2.copyMakeBorder(mask, *margins, cv2.BORDER_CONSTANT, value=0)
+        alpha = self.resize(framed).astype(np.float32)
+        alpha *= np.float32(1 / 255)
         grey = render.channels == 1
-        background, kind = self.backgrounds.crop(alpha.shape[0], alpha.shape[1], rng, grey=grey)
+        texture_scale = framed.shape[0] / render.height
+        background, kind = self.backgrounds.crop(*alpha.shape, rng, grey=grey, texture_scale=texture_scale)
         inverted = rng.random() < render.inverted_rate
         if inverted:
             background = 255 - background
@@ -144,22 +152,39 @@ class WordGenerator:
         return cv2.resize(image, (new_width, render.height), interpolation=interpolation)
 
 
+def scale_mask(mask: np.ndarray, factor: float) -> np.ndarray:
+    """The text layer scaled by factor (area averaging when shrinking, so thin strokes fade rather than break)."""
+    if factor == 1.0:
+        return mask
+    height, width = mask.shape
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return cv2.resize(mask, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+
+
 def ensure_contrast(image: np.ndarray, alpha: np.ndarray, minimum: float) -> tuple[np.ndarray, bool]:
     """Stretch grey levels about the background when ink and background ended closer than `minimum`.
 
     Effects drawn independently can stack into text no one could read (faded thermal ink, low
     contrast, dim light); the label must stay true, so the image is made legible, never the label dropped.
     """
-    ink, paper = alpha >= 0.5 * alpha.max(), alpha < 0.05  # faded ink (thermal print) counts as ink too
-    if alpha.max() <= 0 or not paper.any():
+    peak = float(alpha.max())
+    paper = (alpha < 0.05).view(np.uint8)
+    if peak <= 0 or not np.count_nonzero(paper):
         return image, False
-    ink_level, paper_level = float(image[ink].mean()), float(image[paper].mean())
+    ink = (alpha >= 0.5 * peak).view(np.uint8)  # faded ink (thermal print) counts as ink too
+    ink_level, paper_level = masked_mean(image, ink), masked_mean(image, paper)
     difference = abs(ink_level - paper_level)
     if difference >= minimum:
         return image, False
     gain = minimum / max(difference, 1.0)
-    stretched = np.clip((image.astype(np.float32) - paper_level) * gain + paper_level, 0, 255).astype(np.uint8)
-    return stretched, True
+    levels = np.clip((np.arange(256, dtype=np.float32) - paper_level) * gain + paper_level, 0, 255)
+    return cv2.LUT(image, levels.astype(np.uint8)), True
+
+
+def masked_mean(image: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Mean grey level (over all channels) of the pixels where mask is non-zero, or of all pixels."""
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    return sum(cv2.mean(image, mask)[:channels]) / channels
 
 
 def crop_to_ink(mask: np.ndarray) -> np.ndarray:
@@ -219,13 +244,13 @@ def fit_height(piece: np.ndarray, height: int) -> np.ndarray:
 
 def ink_colour(background: np.ndarray, min_contrast: float, rng: np.random.Generator) -> np.ndarray:
     """A BGR ink at least min_contrast grey levels from the background's mean: dark on light, light on dark."""
-    level = float(background.mean())
+    level = masked_mean(background)
     if level >= 128:
         grey = rng.uniform(0, max(0.0, level - min_contrast))
     else:
         grey = rng.uniform(min(255.0, level + min_contrast), 255)
-    tint = rng.normal(0, 18, size=3) if rng.random() < 0.3 else np.zeros(3)
-    return np.clip(grey + tint, 0, 255).astype(np.float32)
+    tint = rng.normal(0, 18, size=3) if rng.random() < 0.3 else (0.0, 0.0, 0.0)
+    return np.float32([min(255.0, max(0.0, grey + float(part))) for part in tint])
 
 
 def draw_clutter(rng: np.random.Generator, height: int, width: int) -> np.ndarray:

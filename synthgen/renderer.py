@@ -11,26 +11,32 @@ from synthgen.font_audit import FontReport
 from synthgen.glyph_shapes import load_font
 
 
-GLYPH_CACHE_LIMIT = 200000
-KERNING_PROBES = ("AV", "To", "Ta", "We", "Yo", "LT", "P.", "r,", "y.", "AT")  # glyph bitmaps kept for letter-spaced text before the cache starts afresh
+GLYPH_CACHE_LIMIT = 200000  # glyph bitmaps kept (about 1 kB each) before the least recently used are dropped
+KERNING_PROBES = ("AV", "To", "Ta", "We", "Yo", "LT", "P.", "r,", "y.", "AT")
 
 
 class FontCache:
-    """Loaded FreeType faces by (path, face, size), least recently used dropped first."""
+    """Faces drawn at one glyph size, with their glyph bitmaps, metrics and kerning kept; least recently used dropped first.
 
-    def __init__(self, capacity: int) -> None:
+    Every face is drawn at the same pixels per em and the caller scales the text layer to the size it wants:
+    one cache entry per face and character instead of one per size keeps the long tail of faces warm.
+    """
+
+    def __init__(self, capacity: int, glyph_size: int) -> None:
         self.capacity = capacity
-        self.fonts: OrderedDict[tuple[str, int, int], ImageFont.FreeTypeFont] = OrderedDict()
+        self.glyph_size = glyph_size
+        self.fonts: OrderedDict[tuple[str, int], ImageFont.FreeTypeFont] = OrderedDict()
         self.glyphs: OrderedDict[tuple, tuple[np.ndarray, int, int, float]] = OrderedDict()
         self.kerns: OrderedDict[tuple, float] = OrderedDict()
-        self.kerned: dict[tuple, bool] = {}  # (path, face, size) -> whether the face kerns at all
+        self.kerned: dict[tuple[str, int], bool] = {}  # whether the face kerns at all
+        self.metrics: dict[tuple[str, int], tuple[int, int]] = {}  # (ascent, descent)
 
-    def get(self, report: FontReport, size: int) -> ImageFont.FreeTypeFont:
-        """The face at this size, loaded once."""
-        key = (report.path, report.face, size)
+    def get(self, report: FontReport) -> ImageFont.FreeTypeFont:
+        """The face at the glyph size, loaded once while it stays in use."""
+        key = (report.path, report.face)
         font = self.fonts.get(key)
         if font is None:
-            font = load_font(report.path, report.face, size)
+            font = load_font(report.path, report.face, self.glyph_size)
             self.fonts[key] = font
             if len(self.fonts) > self.capacity:
                 self.fonts.popitem(last=False)
@@ -38,60 +44,67 @@ class FontCache:
             self.fonts.move_to_end(key)
         return font
 
-
-    def glyph(self, font: ImageFont.FreeTypeFont, key: tuple, character: str, stroke: int):
+    def glyph(self, report: FontReport, character: str, stroke: int) -> tuple[np.ndarray, int, int, float]:
         """(bitmap, left, top, advance) of one character relative to the pen on the baseline, drawn once."""
-        glyph_key = (*key, character, stroke)
+        glyph_key = (report.path, report.face, character, stroke)
         found = self.glyphs.get(glyph_key)
         if found is not None:
             self.glyphs.move_to_end(glyph_key)
-        else:
-            if len(self.glyphs) >= GLYPH_CACHE_LIMIT:
-                self.glyphs.popitem(last=False)  # least recently used: popular faces stay warm
-            core, (left, top) = font.getmask2(character, mode="L", anchor="ls", stroke_width=stroke)
-            bitmap = np.asarray(Image.Image()._new(core))  # one FreeType load instead of a draw on a canvas
-            found = (bitmap, left, top, font.getlength(character))
-            self.glyphs[glyph_key] = found
+            return found
+        if len(self.glyphs) >= GLYPH_CACHE_LIMIT:
+            self.glyphs.popitem(last=False)  # least recently used: popular faces stay warm
+        font = self.get(report)
+        core, (left, top) = font.getmask2(character, mode="L", anchor="ls", stroke_width=stroke)
+        bitmap = np.asarray(Image.Image()._new(core))  # one FreeType load instead of a draw on a canvas
+        found = (bitmap, left, top, font.getlength(character))
+        self.glyphs[glyph_key] = found
         return found
 
-    def kerning(self, font: ImageFont.FreeTypeFont, key: tuple, pair: str, advances: float) -> float:
+    def kerning(self, report: FontReport, pair: str, advances: float) -> float:
         """Extra advance between two characters (the face's kerning) given their own advances, measured once."""
-        if not self.kerns_at_all(font, key):
+        if not self.kerns_at_all(report):
             return 0.0
-        pair_key = (*key, pair)
+        pair_key = (report.path, report.face, pair)
         found = self.kerns.get(pair_key)
         if found is not None:
             self.kerns.move_to_end(pair_key)
         else:
             if len(self.kerns) >= GLYPH_CACHE_LIMIT:
                 self.kerns.popitem(last=False)
-            found = font.getlength(pair) - advances
+            found = self.get(report).getlength(pair) - advances
             self.kerns[pair_key] = found
         return found
 
-    def kerns_at_all(self, font: ImageFont.FreeTypeFont, key: tuple) -> bool:
+    def kerns_at_all(self, report: FontReport) -> bool:
         """Whether the face kerns (Pillow's basic layout reads only a kern table): probed once on classic pairs."""
+        key = (report.path, report.face)
         found = self.kerned.get(key)
         if found is None:
+            font = self.get(report)
             found = any(abs(font.getlength(pair) - font.getlength(pair[0]) - font.getlength(pair[1])) > 0.01
                         for pair in KERNING_PROBES)
             self.kerned[key] = found
         return found
 
-    def render(self, report: FontReport, size: int, text: str, spacing: float, stroke: int) -> np.ndarray:
-        """The text as a coverage mask, assembled from glyph bitmaps drawn once per face, size and stroke.
+    def ascent_descent(self, report: FontReport) -> tuple[int, int]:
+        """The face's ascent and descent in pixels at the glyph size."""
+        key = (report.path, report.face)
+        found = self.metrics.get(key)
+        if found is None:
+            found = self.metrics[key] = self.get(report).getmetrics()
+        return found
+
+    def render(self, report: FontReport, text: str, spacing: float, stroke: int) -> np.ndarray:
+        """The text at the glyph size as a coverage mask, assembled from glyph bitmaps drawn once per face and stroke.
 
         FreeType's TrueType hinting makes drawing a string cost up to 50 us per character; cached glyphs
-        placed at their (kerned) advances cost a few microseconds each.
+        placed at their (kerned) advances cost a few microseconds each. `spacing` is extra pixels per character.
         """
-        font = self.get(report, size)
-        key = (report.path, report.face, size)
-        ascent, descent = font.getmetrics()
+        ascent, descent = self.ascent_descent(report)
         pad = stroke + 2
-        glyphs = [self.glyph(font, key, character, stroke) for character in text]
-        kerns = [
-            self.kerning(font, key, text[i : i + 2], glyphs[i][3] + glyphs[i + 1][3]) for i in range(len(text) - 1)
-        ] + [0.0]
+        glyphs = [self.glyph(report, character, stroke) for character in text]
+        kerns = [self.kerning(report, text[i : i + 2], glyphs[i][3] + glyphs[i + 1][3]) for i in range(len(text) - 1)]
+        kerns.append(0.0)
         width = int(np.ceil(sum(g[3] + spacing + k for g, k in zip(glyphs, kerns)))) + 2 * pad + ascent
         canvas = np.zeros((ascent + descent + 2 * pad, max(width, 1)), np.uint8)
         x = float(pad)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from synthgen.errors import ConfigError
+from synthgen.seeding import new_stream, reseed
 
 
 class Effect(Protocol):
@@ -56,13 +57,14 @@ class EffectStack:
     """Effects in a fixed order; effect k decides and draws from its own stream, so disabling one shifts no other.
 
     One draw of a fixed-length vector decides which effects apply; effect k then draws its parameters from
-    a generator seeded by (a key drawn once per sample, k), built only when the effect applies.
+    a generator seeded by (a key drawn once per sample, k), seeded only when the effect applies.
     """
 
     def __init__(self, named_effects: Sequence[tuple[str, Effect]], keeps=None) -> None:
         self.named_effects = list(named_effects)
         self.probabilities = np.array([effect.p for _, effect in self.named_effects])
         self.keeps = keeps  # (before, after) -> bool: False undoes the effect (it would hide the text)
+        self.stream = new_stream()  # re-seeded for each effect applied
 
     def __call__(self, image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, list[AppliedEffect]]:
         key = int(rng.integers(2**63))
@@ -70,7 +72,7 @@ class EffectStack:
         applied: list[AppliedEffect] = []
         for position in np.flatnonzero(chosen):
             name, effect = self.named_effects[position]
-            result, params = effect(image, np.random.default_rng([key, int(position)]))
+            result, params = effect(image, reseed(self.stream, key, int(position)))
             if self.keeps is not None and not self.keeps(image, result):
                 applied.append(AppliedEffect(name, {**params, "undone": True}))
                 continue
