@@ -26,3 +26,16 @@ def planted_fonts(tmp_path_factory) -> dict[str, Path]:
     """Every planted-defect font, by the name of the function that built it."""
     folder = tmp_path_factory.mktemp("planted_fonts")
     return {maker.__name__: maker(folder) for maker in [*PLANTED, symbol_font]}
+
+
+@pytest.fixture(scope="session")
+def small_config(tmp_path_factory):
+    """A config builder: matplotlib's faces only (always present), a private audit cache, plus overrides."""
+    from synthgen.config import load_config
+
+    cache = tmp_path_factory.getbasetemp() / "audit-cache"
+
+    def build(*overrides: str):
+        return load_config(None, ["fonts.system_fonts=false", "fonts.font_dirs=[]", f"fonts.audit_cache={cache}", *overrides])
+
+    return build

@@ -16,23 +16,17 @@ from synthgen.paths import PROJECT_ROOT
 COUNT = 300
 
 
-def small_config(tmp_path_factory, *overrides):
-    """Matplotlib's faces only (always present), a private audit cache."""
-    cache = tmp_path_factory.getbasetemp() / "audit-cache"
-    return load_config(None, ["fonts.system_fonts=false", "fonts.font_dirs=[]", f"fonts.audit_cache={cache}", *overrides])
-
-
 @pytest.fixture(scope="module")
-def generator(tmp_path_factory):
-    return WordGenerator(small_config(tmp_path_factory, "render.negative_rate=0.1"))
+def generator(small_config):
+    return WordGenerator(small_config("render.negative_rate=0.1"))
 
 
 def digest(image: np.ndarray) -> str:
     return hashlib.sha256(image.tobytes() + str(image.shape).encode()).hexdigest()
 
 
-def test_same_index_same_bytes_in_a_new_generator(generator, tmp_path_factory):
-    again = WordGenerator(small_config(tmp_path_factory, "render.negative_rate=0.1"))
+def test_same_index_same_bytes_in_a_new_generator(generator, small_config):
+    again = WordGenerator(small_config("render.negative_rate=0.1"))
     for index in (0, 7, 123):
         first, second = generator(index), again(index)
         assert first.text == second.text and digest(first.image) == digest(second.image)
@@ -52,8 +46,8 @@ def test_same_bytes_in_another_process(generator, tmp_path_factory):
     assert output.stdout.split()[0] == digest(sample.image)
 
 
-def test_turning_one_effect_off_leaves_the_other_draws_alone(generator, tmp_path_factory):
-    quiet = WordGenerator(small_config(tmp_path_factory, "render.negative_rate=0.1", "effects.image.noise.p=0"))
+def test_turning_one_effect_off_leaves_the_other_draws_alone(generator, small_config):
+    quiet = WordGenerator(small_config("render.negative_rate=0.1", "effects.image.noise.p=0"))
     for index in range(40):
         full, without = generator(index), quiet(index)
         assert full.text == without.text and full.meta.get("font") == without.meta.get("font")
@@ -92,6 +86,6 @@ def test_every_text_sample_has_visible_ink_where_its_text_was_drawn(generator):
         assert abs(image[ink].mean() - image[paper].mean()) >= minimum - 1.0, (index, sample.text)
 
 
-def test_colour_output_has_three_channels(tmp_path_factory):
-    colour = WordGenerator(small_config(tmp_path_factory, "render.channels=3"))
+def test_colour_output_has_three_channels(small_config):
+    colour = WordGenerator(small_config("render.channels=3"))
     assert colour(3).image.shape[2] == 3
