@@ -76,3 +76,16 @@ def test_pure_kernels_need_no_randomness(text_mask):
     turned = rotate(text_mask, 90.0)
     assert abs(turned.shape[0] - text_mask.shape[1]) <= 2 and abs(turned.shape[1] - text_mask.shape[0]) <= 2
     assert uniform(np.random.default_rng(0), (2.0, 2.0)) == 2.0
+
+
+def test_thermal_print_lays_its_dot_grid_on_solid_strokes_but_not_on_dot_matrix_text(text_mask):
+    from synthgen.effects.printing import ThermalPrint
+
+    quiet = ThermalPrint(p=1.0, dot_pitch_range=(0.1, 0.1), streaks_range=(0, 0), fade_range=(1, 1), dropout_range=(0, 0))
+    dotted = np.zeros((40, 200), np.uint8)
+    dotted[8:32:3, 4:196:3] = 255  # text drawn in dots, as by a dot-matrix face
+    changed_solid = changed_dotted = 0
+    for seed in range(20):
+        changed_solid += not np.array_equal(quiet(text_mask, np.random.default_rng(seed))[0], text_mask)
+        changed_dotted += not np.array_equal(quiet(dotted, np.random.default_rng(seed))[0], dotted)
+    assert changed_solid >= 5 and changed_dotted == 0

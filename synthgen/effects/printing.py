@@ -20,6 +20,15 @@ def dot_grid(mask: np.ndarray, pitch: float) -> np.ndarray:
     return (mask * dots).astype(np.uint8)
 
 
+def already_dotted(mask: np.ndarray) -> bool:
+    """Whether the text is drawn in dots (a dot-matrix face): many more ink blobs than glyphs could make.
+
+    A second dot grid over dots leaves scattered specks no one can read, so such text keeps its own dots.
+    """
+    blobs = cv2.connectedComponents((mask > 64).astype(np.uint8))[0] - 1
+    return blobs > 3 * mask.shape[1] / max(mask.shape[0], 1)
+
+
 def fade_rows(mask: np.ndarray, factors: np.ndarray) -> np.ndarray:
     """Scale each row's ink by its factor (print-head streaks and faded bands)."""
     return (mask * factors[:, None]).astype(np.uint8)
@@ -75,7 +84,8 @@ class ThermalPrint(RangedEffect):
         streaks = uniform(rng, self.streaks_range)
         fade = uniform(rng, self.fade_range)
         dropout = uniform(rng, self.dropout_range)
-        out = dot_grid(mask, pitch) if pitch >= 2.0 and rng.random() < 0.5 else mask
+        dotted = pitch >= 2.0 and rng.random() < 0.5
+        out = dot_grid(mask, pitch) if dotted and not already_dotted(mask) else mask
         band = np.linspace(0, np.pi, height) + rng.uniform(0, np.pi)
         factors = fade + (1 - fade) * (0.5 + 0.5 * np.cos(band))
         factors[rng.random(height) < streaks] *= 0.35
