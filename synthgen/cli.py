@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -23,7 +24,9 @@ from synthgen.font_catalog import FontCatalog
 from synthgen.font_files import discover_faces, font_folders
 from synthgen.font_sampler import FontCoverageError, FontSampler, build_font_sampler, load_font_reports
 from synthgen.font_sheet import render_tiles, write_sampler_sheet, write_sheet_html, write_sheet_pages
+from synthgen.datasets import DatasetError
 from synthgen.generator import GenerationError, WordGenerator
+from synthgen.writer import CHUNK, WriteRequest, merge_datasets, write_dataset
 from synthgen.paths import resolve_path
 from synthgen.preview import write_effect_gallery, write_preview
 
@@ -39,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return arguments.handler(arguments) or 0
-    except (ConfigError, CharsetError, FontCoverageError, CorpusInputError, CorpusExhaustedError, GenerationError) as error:
+    except (ConfigError, CharsetError, FontCoverageError, CorpusInputError, CorpusExhaustedError, GenerationError,
+            DatasetError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
@@ -61,6 +65,25 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--out", default="preview.png", help="PNG to write (default preview.png)")
     preview.add_argument("--effect", help="show this effect alone across its parameter range, before and after")
     preview.set_defaults(handler=run_preview)
+
+    write = commands.add_parser("write", help="write a dataset (LMDB or folder + labels.tsv), resumable and parallel")
+    add_config_arguments(write, positional=True)
+    write.add_argument("--count", type=int, required=True, help="samples in the whole run (all shards together)")
+    write.add_argument("--out", required=True, help="dataset folder (must be empty, unless --resume)")
+    write.add_argument("--format", choices=("lmdb", "folder"), default="lmdb", help="lmdb (default) or folder")
+    write.add_argument("--seed", type=int, default=None, help="run seed (default: the config's seed)")
+    write.add_argument("--workers", type=int, default=None, help="generating processes (default: all cores)")
+    write.add_argument("--resume", action="store_true", help="finish an interrupted dataset in --out")
+    write.add_argument("--shard", default="1/1", metavar="K/N", help="write only the K-th of N index ranges (default 1/1)")
+    write.add_argument("--image-format", choices=("png", "jpg"), default="png", help="png (lossless, default) or jpg")
+    write.add_argument("--jpeg-quality", type=int, default=95, help="JPEG quality 1..100 (default 95)")
+    write.add_argument("--chunk", type=int, default=CHUNK, help=f"samples per atomic commit (default {CHUNK})")
+    write.set_defaults(handler=run_write)
+
+    merge = commands.add_parser("merge", help="concatenate shard datasets of one run into one dataset")
+    merge.add_argument("inputs", nargs="+", metavar="SHARD", help="shard dataset folders (any order)")
+    merge.add_argument("--out", required=True, help="new dataset folder")
+    merge.set_defaults(handler=run_merge)
 
     show = commands.add_parser("config", help="print the resolved configuration as JSON")
     add_config_arguments(show, positional=True)
@@ -229,6 +252,38 @@ def run_preview(arguments: argparse.Namespace) -> int:
         print(f"gallery: {write_effect_gallery(generator, arguments.effect, arguments.out)}")
     else:
         print(f"preview: {write_preview(generator, positive(arguments.n, '-n'), arguments.out)}")
+    return 0
+
+
+def run_write(arguments: argparse.Namespace) -> int:
+    """Write or resume a dataset and print where it is and how fast it went."""
+    config = config_from(arguments)
+    shard, _, shards = arguments.shard.partition("/")
+    if not (shard.isdigit() and shards.isdigit()):
+        raise DatasetError(f"--shard must look like K/N (for example 2/8), got {arguments.shard!r}")
+    request = WriteRequest(
+        config=config, out=Path(arguments.out), count=arguments.count,
+        seed=config.seed if arguments.seed is None else arguments.seed, format=arguments.format,
+        image_format=arguments.image_format, jpeg_quality=arguments.jpeg_quality, shard=int(shard), shards=int(shards),
+        workers=(os.cpu_count() or 1) if arguments.workers is None else arguments.workers, resume=arguments.resume,
+        chunk=arguments.chunk,
+    )
+    try:
+        manifest = write_dataset(request)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: every committed chunk in {request.out} is intact; rerun with --resume to finish",
+              file=sys.stderr)
+        return 130
+    print(f"wrote {manifest['written']} samples to {request.out} ({manifest['format']}) in {manifest['seconds']:.1f} s: "
+          f"{manifest['images_per_second']} img/s, {manifest['bytes_per_sample']} bytes/sample")
+    return 0
+
+
+def run_merge(arguments: argparse.Namespace) -> int:
+    """Merge shard datasets into one."""
+    manifest = merge_datasets([Path(path) for path in arguments.inputs], Path(arguments.out))
+    gaps = " (the shards leave gaps in the index range)" if manifest["has_gaps"] else ""
+    print(f"merged {len(arguments.inputs)} shards, {manifest['written']} samples, into {arguments.out}{gaps}")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,6 +57,15 @@ class FontSampler:
         for row, face in enumerate(self.faces):
             self.coverage[row, [self.columns[c] for c in face.report.coverage if c in self.columns]] = True
         self.faces_drawing = np.ascontiguousarray(self.coverage.T)  # (characters, faces): one row per character
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of every usable face's bytes, audit verdict, coverage and weight: what the sampler draws from."""
+        digest = hashlib.sha256()
+        for face in self.faces:
+            report = face.report
+            digest.update(f"{report.sha256}:{report.face}:{report.status}:{report.coverage}:{face.weight:.9g}\n".encode())
+        return digest.hexdigest()[:16]
 
     def probabilities(self, text: str = "") -> np.ndarray:
         """Probability of each face for this text (zero where a face lacks one of its characters)."""

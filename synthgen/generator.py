@@ -101,6 +101,7 @@ class WordGenerator:
             "negative": False,
             "source": drawn.source,
             "font": f"{choice.face.family} {choice.face.style}",
+            "font_family": choice.face.family,
             "font_path": choice.face.path,
             "size": choice.size,
             "spacing": round(spacing * choice.size, 2),

@@ -56,7 +56,8 @@ def effects_config_class(name: str, table: dict[str, type]) -> type:
     """A frozen config dataclass with one field per effect, defaulting to the effect's own defaults."""
     return make_dataclass(
         name, [(key, cls, field(default_factory=cls)) for key, cls in table.items()], frozen=True,
-        namespace={"__doc__": f"Every effect of {name}: its probability p and parameter ranges."},
+        namespace={"__doc__": f"Every effect of {name}: its probability p and parameter ranges.",
+                   "__module__": __name__},  # so pickle finds the class (configs travel to worker processes)
     )
 
 

@@ -1,0 +1,285 @@
+"""Word-image datasets on disk: LMDB as PARSeq and deep-text-recognition-benchmark read it, or a folder with labels.tsv.
+
+Each format has a sink that appends committed chunks (nothing half-written is ever visible to readers) and
+a reader. Sample positions are 0-based here; LMDB keys start at 1 as those projects expect.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import cv2
+import lmdb
+import numpy as np
+
+LMDB_MAP_SIZE = 2**40  # address space only: the file grows with the data
+STATE_KEY = b"synthgen-state"  # running counts committed with each chunk, for --resume
+FILES_PER_FOLDER = 10000
+LABELS_FILE = "labels.tsv"
+PROGRESS_FILE = ".progress.json"
+ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+
+
+class DatasetError(RuntimeError):
+    """A dataset cannot be read or written; the message names the path and the cause."""
+
+
+def escape_label(label: str) -> str:
+    """A label safe for one TSV field: backslash, tab, newline and carriage return escaped."""
+    return "".join(ESCAPES.get(character, character) for character in label)
+
+
+def unescape_label(field: str) -> str:
+    """The label written by escape_label."""
+    out, characters = [], iter(field)
+    for character in characters:
+        if character == "\\":
+            following = next(characters, "")
+            if following not in UNESCAPES:
+                raise DatasetError(f"bad escape \\{following} in label field {field!r}")
+            out.append(UNESCAPES[following])
+        else:
+            out.append(character)
+    return "".join(out)
+
+
+def encode_image(image: np.ndarray, image_format: str, jpeg_quality: int) -> bytes:
+    """PNG (lossless) or JPEG bytes of a grey (H, W) or RGB (H, W, 3) image."""
+    pixels = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
+    if image_format == "png":
+        ok, encoded = cv2.imencode(".png", pixels, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    else:
+        ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+    if not ok:
+        raise DatasetError(f"could not encode a {image.shape} image as {image_format}")
+    return encoded.tobytes()
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """A stored image as uint8: (H, W) grey or (H, W, 3) RGB."""
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise DatasetError("stored image bytes cannot be decoded")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if image.ndim == 3 else image
+
+
+@contextmanager
+def write_errors(path: Path) -> Iterator[None]:
+    """Turn a failed write (full disk, lost permission, LMDB error) into a DatasetError naming the cause."""
+    try:
+        yield
+    except (OSError, lmdb.Error) as error:
+        full = isinstance(error, lmdb.MapFullError) or getattr(error, "errno", None) == errno.ENOSPC or "No space" in str(error)
+        cause = "the disk is full" if full else f"{type(error).__name__}: {error}"
+        raise DatasetError(f"writing {path} failed: {cause}. Every chunk committed before stays intact; "
+                           "free space and rerun with --resume to continue.") from None
+
+
+class LmdbSink:
+    """Appends chunks to an LMDB environment, one transaction per chunk (samples, num-samples and counts together)."""
+
+    def __init__(self, path: Path, extension: str) -> None:
+        self.path = path
+        try:
+            self.env = lmdb.open(str(path), map_size=LMDB_MAP_SIZE, subdir=True, readahead=False, meminit=False)
+        except lmdb.Error as error:
+            raise DatasetError(f"cannot open LMDB at {path}: {error}") from None
+        with self.env.begin() as transaction:
+            self.count = int(transaction.get(b"num-samples", b"0"))
+            state = transaction.get(STATE_KEY)
+        self.state: dict[str, Any] = json.loads(state) if state else {}
+
+    def write(self, entries: Sequence[tuple[bytes, str]], state: dict[str, Any]) -> None:
+        """Commit entries after those already stored, with the running state, atomically."""
+        with self.env.begin(write=True) as transaction:
+            for offset, (image, label) in enumerate(entries, start=self.count + 1):
+                transaction.put(b"image-%09d" % offset, image)
+                transaction.put(b"label-%09d" % offset, label.encode("utf-8"))
+            transaction.put(b"num-samples", str(self.count + len(entries)).encode())
+            transaction.put(STATE_KEY, json.dumps(state).encode())
+        self.count += len(entries)
+        self.state = state
+
+    def close(self) -> None:
+        """Flush and close the environment."""
+        self.env.close()
+
+
+class FolderSink:
+    """Appends chunks to images/NNNNN/NNNNNNNNN.ext plus labels.tsv; a progress file records what is committed.
+
+    Order per chunk: images (temp file, then rename), then the label lines in one fsynced append, then the
+    progress file (temp, rename). On reopening, label lines past the recorded count (a chunk cut short) are cut.
+    """
+
+    def __init__(self, path: Path, extension: str) -> None:
+        self.path = path
+        self.extension = extension
+        progress = path / PROGRESS_FILE
+        self.state: dict[str, Any] = json.loads(progress.read_text(encoding="utf-8")) if progress.exists() else {}
+        self.count = int(self.state.get("count", 0))
+        labels = path / LABELS_FILE
+        with write_errors(path):
+            path.mkdir(parents=True, exist_ok=True)
+            keep_lines(labels, self.count)
+            self.labels = open(labels, "a", encoding="utf-8", newline="\n")
+
+    def relative_path(self, position: int) -> str:
+        """Where sample `position` (0-based) lives, relative to the dataset folder."""
+        return f"images/{position // FILES_PER_FOLDER:05d}/{position:09d}.{self.extension}"
+
+    def write(self, entries: Sequence[tuple[bytes, str]], state: dict[str, Any]) -> None:
+        """Write the images, then their label lines, then the progress record."""
+        lines = []
+        for position, (image, label) in enumerate(entries, start=self.count):
+            relative = self.relative_path(position)
+            target = self.path / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = target.with_name(target.name + ".tmp")
+            temporary.write_bytes(image)
+            os.replace(temporary, target)
+            lines.append(f"{relative}\t{escape_label(label)}\n")
+        self.labels.write("".join(lines))
+        self.labels.flush()
+        os.fsync(self.labels.fileno())
+        self.count += len(entries)
+        write_json_atomically(self.path / PROGRESS_FILE, {**state, "count": self.count})
+        self.state = state
+
+    def close(self) -> None:
+        """Close the labels file."""
+        self.labels.close()
+
+
+SINKS = {"lmdb": LmdbSink, "folder": FolderSink}
+
+
+def keep_lines(path: Path, count: int) -> None:
+    """Cut a text file after its first `count` complete lines (it may not exist yet when count is 0)."""
+    if not path.exists():
+        if count:
+            raise DatasetError(f"{path} is missing but the progress record says {count} samples were written")
+        return
+    with open(path, "rb+") as handle:
+        kept = 0
+        for _ in range(count):
+            line = handle.readline()
+            if not line.endswith(b"\n"):
+                raise DatasetError(f"{path} holds fewer complete lines than the {count} recorded as written")
+            kept += len(line)
+        handle.truncate(kept)
+
+
+def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON to a temporary file, flush it to disk, then rename it over the target."""
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+class LmdbReader:
+    """Reads an LMDB dataset; the environment opens lazily, so each DataLoader worker gets its own handle."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not (self.path / "data.mdb").exists():
+            raise DatasetError(f"{self.path} is not an LMDB dataset (no data.mdb)")
+        self.env: lmdb.Environment | None = None
+        with self.open().begin() as transaction:
+            self.count = int(transaction.get(b"num-samples", b"0"))
+        self.close()
+
+    def open(self) -> lmdb.Environment:
+        """The environment, opened read-only on first use in this process."""
+        if self.env is None:
+            self.env = lmdb.open(str(self.path), readonly=True, lock=False, readahead=False, meminit=False)
+        return self.env
+
+    def close(self) -> None:
+        """Close the handle (before handing the reader to other processes)."""
+        if self.env is not None:
+            self.env.close()
+            self.env = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "env": None}
+
+    def __len__(self) -> int:
+        return self.count
+
+    def raw(self, position: int) -> tuple[bytes, str]:
+        """Encoded image bytes and label of sample `position` (0-based)."""
+        if not 0 <= position < self.count:
+            raise IndexError(f"sample {position} of a {self.count}-sample dataset")
+        with self.open().begin() as transaction:
+            image = transaction.get(b"image-%09d" % (position + 1))
+            label = transaction.get(b"label-%09d" % (position + 1))
+        return bytes(image), label.decode("utf-8")
+
+    def __getitem__(self, position: int) -> tuple[np.ndarray, str]:
+        image, label = self.raw(position)
+        return decode_image(image), label
+
+
+class FolderReader:
+    """Reads a folder dataset through its labels.tsv (a final line without newline is a write in progress)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        labels = self.path / LABELS_FILE
+        if not labels.exists():
+            raise DatasetError(f"{self.path} is not a folder dataset (no {LABELS_FILE})")
+        text = labels.read_text(encoding="utf-8")
+        lines = text.split("\n")[:-1]  # the part after the last newline is not a complete entry
+        self.entries = [self.parse(number, line) for number, line in enumerate(lines, start=1)]
+
+    def parse(self, number: int, line: str) -> tuple[str, str]:
+        """(relative path, label) of one labels.tsv line."""
+        relative, tab, field = line.partition("\t")
+        if not tab:
+            raise DatasetError(f"{self.path / LABELS_FILE}:{number}: no tab between path and label")
+        return relative, unescape_label(field)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def raw(self, position: int) -> tuple[bytes, str]:
+        """Encoded image bytes and label of sample `position` (0-based)."""
+        relative, label = self.entries[position]
+        return (self.path / relative).read_bytes(), label
+
+    def __getitem__(self, position: int) -> tuple[np.ndarray, str]:
+        image, label = self.raw(position)
+        return decode_image(image), label
+
+
+def open_dataset(path: str | Path) -> LmdbReader | FolderReader:
+    """A reader for an LMDB or folder dataset, whichever is at path."""
+    path = Path(path)
+    if (path / "data.mdb").exists():
+        return LmdbReader(path)
+    if (path / LABELS_FILE).exists():
+        return FolderReader(path)
+    raise DatasetError(f"{path} holds no dataset (neither data.mdb nor {LABELS_FILE})")
+
+
+def dataset_format(path: Path) -> str:
+    """'lmdb' or 'folder'."""
+    return "lmdb" if isinstance(open_dataset(path), LmdbReader) else "folder"
+
+
+def iterate_raw(reader: LmdbReader | FolderReader) -> Iterator[tuple[bytes, str]]:
+    """Every (encoded image, label) in order."""
+    for position in range(len(reader)):
+        yield reader.raw(position)
