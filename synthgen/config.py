@@ -29,6 +29,9 @@ class CharsetConfig:
     path: str = "corpora/charset.txt"
 
 
+FONT_SPLITS = ("all", "train", "heldout")
+
+
 @dataclass(frozen=True)
 class FontConfig:
     """Where fonts come from and how often each is drawn."""
@@ -44,8 +47,12 @@ class FontConfig:
     size_min: int = bounded(20, 6, 512)
     size_max: int = bounded(36, 6, 512)
     size_step: int = bounded(4, 1, 512)  # sizes drawn are size_min, size_min + step, ... (the text layer is scaled to it)
+    split: str = "all"  # all | train | heldout: font-disjoint training and validation sets
+    heldout_share: float = bounded(0.1, 0.0, 0.9)  # share of families (by a stable hash of the name) held out
 
     def __post_init__(self) -> None:
+        if self.split not in FONT_SPLITS:
+            raise ConfigError(f"fonts.split must be one of {', '.join(FONT_SPLITS)}, got {self.split!r}")
         if self.size_min > self.size_max:
             raise ConfigError(f"fonts.size_min ({self.size_min}) is larger than fonts.size_max ({self.size_max})")
         for tag, weight in self.tag_weights.items():
@@ -211,12 +218,17 @@ class Config:
 
 def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> Config:
     """Load a YAML file (or the built-in defaults when path is None) and apply `key=value` overrides."""
+    return load_dataclass(Config, path, overrides)
+
+
+def load_dataclass(cls: type, path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> Any:
+    """Any strict config dataclass from a YAML file (or its defaults) and `section.key=value` overrides."""
     data: dict[str, Any] = {}
     if path is not None:
         data = read_yaml_mapping(Path(path))
     for override in overrides:
         apply_override(data, override)
-    return build_dataclass(Config, data, section="")
+    return build_dataclass(cls, data, section="")
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Word-image datasets on disk: LMDB as PARSeq and deep-text-recognition-benchmark read it, or a folder with labels.tsv.
 
 Each format has a sink that appends committed chunks (nothing half-written is ever visible to readers) and
-a reader. Sample positions are 0-based here; LMDB keys start at 1 as those projects expect.
+a reader. Sample positions are 0-based here; LMDB keys start at 1 as those projects expect. Each entry may
+carry a category (the corpus source of a synthetic sample): `category-%09d` in LMDB, `categories.tsv` beside
+`labels.tsv`, line for line, in a folder; readers of other projects ignore both.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ LMDB_MAP_SIZE = 2**40  # address space only: the file grows with the data
 STATE_KEY = b"synthgen-state"  # running counts committed with each chunk, for --resume
 FILES_PER_FOLDER = 10000
 LABELS_FILE = "labels.tsv"
+CATEGORIES_FILE = "categories.tsv"
 PROGRESS_FILE = ".progress.json"
 ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
@@ -96,12 +99,13 @@ class LmdbSink:
             state = transaction.get(STATE_KEY)
         self.state: dict[str, Any] = json.loads(state) if state else {}
 
-    def write(self, entries: Sequence[tuple[bytes, str]], state: dict[str, Any]) -> None:
-        """Commit entries after those already stored, with the running state, atomically."""
+    def write(self, entries: Sequence[Entry], state: dict[str, Any]) -> None:
+        """Commit (image, label, category) entries after those already stored, with the running state, atomically."""
         with self.env.begin(write=True) as transaction:
-            for offset, (image, label) in enumerate(entries, start=self.count + 1):
+            for offset, (image, label, category) in enumerate(entries, start=self.count + 1):
                 transaction.put(b"image-%09d" % offset, image)
                 transaction.put(b"label-%09d" % offset, label.encode("utf-8"))
+                transaction.put(b"category-%09d" % offset, category.encode("utf-8"))
             transaction.put(b"num-samples", str(self.count + len(entries)).encode())
             transaction.put(STATE_KEY, json.dumps(state).encode())
         self.count += len(entries)
@@ -125,20 +129,21 @@ class FolderSink:
         progress = path / PROGRESS_FILE
         self.state: dict[str, Any] = json.loads(progress.read_text(encoding="utf-8")) if progress.exists() else {}
         self.count = int(self.state.get("count", 0))
-        labels = path / LABELS_FILE
         with write_errors(path):
             path.mkdir(parents=True, exist_ok=True)
-            keep_lines(labels, self.count)
-            self.labels = open(labels, "a", encoding="utf-8", newline="\n")
+            for name in (LABELS_FILE, CATEGORIES_FILE):
+                keep_lines(path / name, self.count)
+            self.labels = open(path / LABELS_FILE, "a", encoding="utf-8", newline="\n")
+            self.categories = open(path / CATEGORIES_FILE, "a", encoding="utf-8", newline="\n")
 
     def relative_path(self, position: int) -> str:
         """Where sample `position` (0-based) lives, relative to the dataset folder."""
         return f"images/{position // FILES_PER_FOLDER:05d}/{position:09d}.{self.extension}"
 
-    def write(self, entries: Sequence[tuple[bytes, str]], state: dict[str, Any]) -> None:
-        """Write the images, then their label lines, then the progress record."""
+    def write(self, entries: Sequence[Entry], state: dict[str, Any]) -> None:
+        """Write the images, then their category and label lines, then the progress record."""
         lines = []
-        for position, (image, label) in enumerate(entries, start=self.count):
+        for position, (image, label, _) in enumerate(entries, start=self.count):
             relative = self.relative_path(position)
             target = self.path / relative
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -146,19 +151,23 @@ class FolderSink:
             temporary.write_bytes(image)
             os.replace(temporary, target)
             lines.append(f"{relative}\t{escape_label(label)}\n")
-        self.labels.write("".join(lines))
-        self.labels.flush()
-        os.fsync(self.labels.fileno())
+        for handle, text in ((self.categories, "".join(f"{escape_label(entry[2])}\n" for entry in entries)),
+                             (self.labels, "".join(lines))):
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         self.count += len(entries)
         write_json_atomically(self.path / PROGRESS_FILE, {**state, "count": self.count})
         self.state = state
 
     def close(self) -> None:
-        """Close the labels file."""
+        """Close the labels and categories files."""
         self.labels.close()
+        self.categories.close()
 
 
 SINKS = {"lmdb": LmdbSink, "folder": FolderSink}
+Entry = tuple[bytes, str, str]  # encoded image, label, category
 
 
 def keep_lines(path: Path, count: int) -> None:
@@ -218,49 +227,59 @@ class LmdbReader:
     def __len__(self) -> int:
         return self.count
 
-    def raw(self, position: int) -> tuple[bytes, str]:
-        """Encoded image bytes and label of sample `position` (0-based)."""
+    def raw(self, position: int) -> Entry:
+        """Encoded image bytes, label and category ('' when none) of sample `position` (0-based)."""
         if not 0 <= position < self.count:
             raise IndexError(f"sample {position} of a {self.count}-sample dataset")
         with self.open().begin() as transaction:
             image = transaction.get(b"image-%09d" % (position + 1))
             label = transaction.get(b"label-%09d" % (position + 1))
-        return bytes(image), label.decode("utf-8")
+            category = transaction.get(b"category-%09d" % (position + 1), b"")
+        return bytes(image), label.decode("utf-8"), bytes(category).decode("utf-8")
 
     def __getitem__(self, position: int) -> tuple[np.ndarray, str]:
-        image, label = self.raw(position)
+        image, label, _ = self.raw(position)
         return decode_image(image), label
 
 
 class FolderReader:
-    """Reads a folder dataset through its labels.tsv (a final line without newline is a write in progress)."""
+    """Reads a folder dataset through its labels.tsv (a final line without newline is a write in progress).
+
+    Our datasets (with manifest.json or a progress record) escape labels; other folders (`name<TAB>label`,
+    images beside the file or in `images/`) are read as they are.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        labels = self.path / LABELS_FILE
-        if not labels.exists():
+        self.escaped = (self.path / "manifest.json").exists() or (self.path / PROGRESS_FILE).exists()
+        lines = complete_lines(self.path / LABELS_FILE)
+        if lines is None:
             raise DatasetError(f"{self.path} is not a folder dataset (no {LABELS_FILE})")
-        text = labels.read_text(encoding="utf-8")
-        lines = text.split("\n")[:-1]  # the part after the last newline is not a complete entry
         self.entries = [self.parse(number, line) for number, line in enumerate(lines, start=1)]
+        categories = complete_lines(self.path / CATEGORIES_FILE) or []
+        self.categories = [unescape_label(line) for line in categories[: len(self.entries)]]
+        self.categories += [""] * (len(self.entries) - len(self.categories))
 
-    def parse(self, number: int, line: str) -> tuple[str, str]:
-        """(relative path, label) of one labels.tsv line."""
+    def parse(self, number: int, line: str) -> tuple[Path, str]:
+        """(image path, label) of one labels.tsv line."""
         relative, tab, field = line.partition("\t")
         if not tab:
             raise DatasetError(f"{self.path / LABELS_FILE}:{number}: no tab between path and label")
-        return relative, unescape_label(field)
+        image = self.path / relative
+        if not self.escaped and not image.exists() and (self.path / "images" / relative).exists():
+            image = self.path / "images" / relative
+        return image, unescape_label(field) if self.escaped else field
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def raw(self, position: int) -> tuple[bytes, str]:
-        """Encoded image bytes and label of sample `position` (0-based)."""
-        relative, label = self.entries[position]
-        return (self.path / relative).read_bytes(), label
+    def raw(self, position: int) -> Entry:
+        """Encoded image bytes, label and category ('' when none) of sample `position` (0-based)."""
+        image, label = self.entries[position]
+        return image.read_bytes(), label, self.categories[position]
 
     def __getitem__(self, position: int) -> tuple[np.ndarray, str]:
-        image, label = self.raw(position)
+        image, label, _ = self.raw(position)
         return decode_image(image), label
 
 
@@ -279,7 +298,8 @@ def dataset_format(path: Path) -> str:
     return "lmdb" if isinstance(open_dataset(path), LmdbReader) else "folder"
 
 
-def iterate_raw(reader: LmdbReader | FolderReader) -> Iterator[tuple[bytes, str]]:
-    """Every (encoded image, label) in order."""
-    for position in range(len(reader)):
-        yield reader.raw(position)
+def complete_lines(path: Path) -> list[str] | None:
+    """The newline-terminated lines of a UTF-8 file (a trailing partial line is a write in progress), or None."""
+    if not path.exists():
+        return None
+    return path.read_bytes().decode("utf-8").split("\n")[:-1]

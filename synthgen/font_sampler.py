@@ -50,7 +50,8 @@ class FontSampler:
     def __init__(self, reports: Sequence[FontReport], catalog: FontCatalog, config: FontConfig, charset: Charset):
         self.config = config
         self.charset = charset
-        self.faces = weigh_faces([report for report in reports if report.usable], catalog, config)
+        chosen = [report for report in reports if report.usable and in_split(report.family, config)]
+        self.faces = weigh_faces(chosen, catalog, config)
         self.weights = np.array([face.weight for face in self.faces], dtype=np.float64)
         self.columns = {character: column for column, character in enumerate(charset.characters)}
         self.coverage = np.zeros((len(self.faces), len(charset)), dtype=bool)  # (faces, characters)
@@ -102,6 +103,15 @@ class FontSampler:
         if orphans:
             return FontCoverageError(text, orphans, "no usable face draws")
         return FontCoverageError(text, "".join(distinct), "no single usable face draws all of")
+
+
+def in_split(family: str, config: FontConfig) -> bool:
+    """Whether a family belongs to the configured split: a stable hash of its name puts it in train or heldout."""
+    if config.split == "all":
+        return True
+    position = int(hashlib.sha256(family.encode("utf-8")).hexdigest()[:8], 16) / 16**8
+    heldout = position < config.heldout_share
+    return heldout if config.split == "heldout" else not heldout
 
 
 def weigh_faces(reports: Sequence[FontReport], catalog: FontCatalog, config: FontConfig) -> list[WeightedFace]:

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
 from synthgen.codec import Codec
 from synthgen.config import Config
-from synthgen.generator import Sample, WordGenerator
+from synthgen.generator import WordGenerator
 
 STREAM_GROUPS = 2**40  # the stream has no end; the sampler says which groups to draw
 
@@ -38,9 +38,9 @@ def pad_value(image: np.ndarray) -> np.ndarray:
     return np.median(image[:, -1:].reshape(image.shape[0], -1 if image.ndim == 2 else image.shape[2]), axis=0)
 
 
-def collate(samples: Sequence[tuple[int, Sample]], codec: Codec) -> WordBatch:
-    """Images kept at their aspect ratio, padded on the right to the widest, scaled to [-1, 1]; labels encoded."""
-    images = [sample.image for _, sample in samples]
+def collate(items: Sequence[tuple[int, np.ndarray, str]], codec: Codec) -> WordBatch:
+    """(index, image, label) items to a batch: aspect ratio kept, padded on the right to the widest, scaled to [-1, 1]."""
+    images = [image for _, image, _ in items]
     height, width = images[0].shape[0], max(image.shape[1] for image in images)
     channels = 1 if images[0].ndim == 2 else images[0].shape[2]
     batch = np.empty((len(images), height, width, channels), np.uint8)
@@ -49,14 +49,14 @@ def collate(samples: Sequence[tuple[int, Sample]], codec: Codec) -> WordBatch:
         batch[row, :, : image.shape[1]] = pixels
         batch[row, :, image.shape[1] :] = pad_value(pixels).astype(np.uint8)
     tensor = torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-    encoded = [codec.encode(sample.text) for _, sample in samples]
+    encoded = [codec.encode(text) for _, _, text in items]
     return WordBatch(
         images=tensor.contiguous(),
         widths=torch.tensor([image.shape[1] for image in images], dtype=torch.int64),
         targets=torch.tensor([index for label in encoded for index in label], dtype=torch.int64),
         target_lengths=torch.tensor([len(label) for label in encoded], dtype=torch.int64),
-        texts=[sample.text for _, sample in samples],
-        indices=[index for index, _ in samples],
+        texts=[text for _, _, text in items],
+        indices=[index for index, _, _ in items],
     )
 
 
@@ -110,10 +110,11 @@ class SyntheticWords(Dataset):
     def __getitem__(self, group: int) -> list[WordBatch]:
         generator = self.word_generator()
         first = group * self.group_size
-        samples = [(index, generator(index)) for index in range(first, first + self.group_size)]
-        samples.sort(key=lambda pair: (pair[1].image.shape[1], pair[0]))
+        items = [(index, sample.image, sample.text) for index, sample in
+                 ((index, generator(index)) for index in range(first, first + self.group_size))]
+        items.sort(key=lambda item: (item[1].shape[1], item[0]))
         size = self.batch_size
-        return [collate(samples[start : start + size], self.codec) for start in range(0, len(samples), size)]
+        return [collate(items[start : start + size], self.codec) for start in range(0, len(items), size)]
 
 
 class GroupRange(Sampler):

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from synthgen import __version__
 from synthgen.config import Config, config_as_dict
-from synthgen.datasets import SINKS, DatasetError, encode_image, open_dataset, write_errors, write_json_atomically
+from synthgen.datasets import SINKS, DatasetError, Entry, encode_image, open_dataset, write_errors, write_json_atomically
 from synthgen.font_audit import AUDIT_VERSION
 from synthgen.generator import Sample, WordGenerator
 from synthgen.paths import PROJECT_ROOT
@@ -132,12 +132,13 @@ def start_worker(config: Config, seed: int) -> None:
     WORKER["generator"] = WordGenerator(config, seed=seed)
 
 
-def make_chunk(task: tuple[int, int, str, int]) -> tuple[list[tuple[bytes, str]], dict[str, Counter]]:
-    """Generate and encode samples start..stop-1: (image bytes, label) pairs and their counts."""
+def make_chunk(task: tuple[int, int, str, int]) -> tuple[list[Entry], dict[str, Counter]]:
+    """Generate and encode samples start..stop-1: (image bytes, label, source) entries and their counts."""
     start, stop, image_format, quality = task
     generator: WordGenerator = WORKER["generator"]
     samples = [generator(index) for index in range(start, stop)]
-    entries = [(encode_image(sample.image, image_format, quality), sample.text) for sample in samples]
+    entries = [(encode_image(sample.image, image_format, quality), sample.text, sample.meta.get("source", ""))
+               for sample in samples]
     return entries, tally(samples)
 
 

@@ -69,7 +69,7 @@ def test_awkward_labels_round_trip_through_both_formats(tmp_path, sink_class, re
     images = [np.full((32, 10 + i), i * 20, np.uint8) for i in range(len(AWKWARD_LABELS))]
     from synthgen.datasets import encode_image
 
-    entries = [(encode_image(image, "png", 95), label) for image, label in zip(images, AWKWARD_LABELS)]
+    entries = [(encode_image(image, "png", 95), label, f"kind\t{i}") for i, (image, label) in enumerate(zip(images, AWKWARD_LABELS))]
     sink = sink_class(tmp_path / "set", "png")
     sink.write(entries[:4], {})
     sink.write(entries[4:], {})
@@ -79,6 +79,7 @@ def test_awkward_labels_round_trip_through_both_formats(tmp_path, sink_class, re
     assert all(np.array_equal(decode_image(data), image) for (data, _), image in zip(stored, images))
     ours = open_dataset(tmp_path / "set")
     assert [ours[i][1] for i in range(len(ours))] == AWKWARD_LABELS
+    assert [ours.raw(i)[2] for i in range(len(ours))] == [f"kind\t{i}" for i in range(len(ours))]
 
 
 @pytest.mark.parametrize("format", ["lmdb", "folder"])
@@ -95,6 +96,7 @@ def test_the_dataset_equals_the_online_streams_first_samples(tmp_path, config, g
         image, label = stored[position]
         assert label == online[position][1] and np.array_equal(image, online[position][0])
     assert "" in {stored[i][1] for i in range(60)}  # negatives are stored with empty labels
+    assert [stored.raw(i)[2] for i in range(60)] == [generator(i).meta["source"] for i in range(60)]
 
 
 def test_the_manifest_says_what_was_written(tmp_path, config, generator):
@@ -201,3 +203,13 @@ def test_merging_shards_of_different_runs_is_refused(tmp_path, config, generator
                   WordGenerator(config, seed=config.seed + 1), progress=False)
     with pytest.raises(DatasetError, match="seed"):
         merge_datasets([tmp_path / "a", tmp_path / "b"], tmp_path / "merged", progress=False)
+
+
+def test_a_foreign_folder_with_raw_labels_and_an_images_subfolder_is_read_as_is(tmp_path):
+    import cv2
+
+    (tmp_path / "real" / "images").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "real" / "images" / "a.png"), np.full((20, 40, 3), 200, np.uint8))
+    (tmp_path / "real" / "labels.tsv").write_text("a.png\tU\\PRICE\n", encoding="utf-8")
+    image, label = open_dataset(tmp_path / "real")[0]
+    assert label == "U\\PRICE" and image.shape == (20, 40, 3)

@@ -1,0 +1,163 @@
+"""Recognition metrics over (truth, prediction, confidence) triples: update / summary / reset."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+THRESHOLDS = np.round(np.linspace(0.0, 1.0, 21), 2)
+NON_ALPHANUMERIC = re.compile(r"[^0-9A-Za-z]")
+
+
+@dataclass(frozen=True)
+class EditCounts:
+    """Levenshtein distance split into substitutions, insertions and deletions (prediction against truth)."""
+
+    substitutions: int
+    insertions: int
+    deletions: int
+
+    @property
+    def distance(self) -> int:
+        return self.substitutions + self.insertions + self.deletions
+
+
+def edit_counts(truth: str, prediction: str) -> EditCounts:
+    """Minimal edits turning truth into prediction, with one optimal path's operation counts."""
+    rows, columns = len(truth) + 1, len(prediction) + 1
+    cost = np.zeros((rows, columns), np.int32)
+    cost[:, 0] = np.arange(rows)
+    cost[0, :] = np.arange(columns)
+    for i in range(1, rows):
+        for j in range(1, columns):
+            same = truth[i - 1] == prediction[j - 1]
+            cost[i, j] = min(cost[i - 1, j - 1] + (not same), cost[i - 1, j] + 1, cost[i, j - 1] + 1)
+    substitutions = insertions = deletions = 0
+    i, j = rows - 1, columns - 1
+    while i > 0 or j > 0:
+        if i > 0 and j > 0 and cost[i, j] == cost[i - 1, j - 1] + (truth[i - 1] != prediction[j - 1]):
+            substitutions += truth[i - 1] != prediction[j - 1]
+            i, j = i - 1, j - 1
+        elif i > 0 and cost[i, j] == cost[i - 1, j] + 1:
+            deletions += 1
+            i -= 1
+        else:
+            insertions += 1
+            j -= 1
+    return EditCounts(substitutions, insertions, deletions)
+
+
+def normalized(text: str, mode: str) -> str:
+    """The text as compared by one word-accuracy variant."""
+    if mode == "case_insensitive":
+        return text.casefold()
+    if mode == "ignore_spaces":
+        return "".join(text.split()).casefold()
+    if mode == "alphanumeric":
+        return NON_ALPHANUMERIC.sub("", text).casefold()
+    return text
+
+
+class RecognitionMetrics:
+    """Accumulates predictions; `summary()` gives word accuracy variants, CER, NED, edit counts and more."""
+
+    MODES = ("exact", "case_insensitive", "ignore_spaces", "alphanumeric")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything seen."""
+        self.records: list[tuple[str, str, float, str | None]] = []
+
+    def update(self, truths: list[str], predictions: list[str], confidences: list[float],
+               categories: list[str | None] | None = None) -> None:
+        """Add a batch of (truth, prediction, confidence[, category])."""
+        categories = categories or [None] * len(truths)
+        self.records.extend(zip(truths, predictions, [float(c) for c in confidences], categories))
+
+    def summary(self) -> dict:
+        """Every metric over what was seen (negatives, with empty truths, are counted apart for words)."""
+        records = self.records
+        words = [r for r in records if r[0] != ""]
+        negatives = [r for r in records if r[0] == ""]
+        edits = [edit_counts(truth, prediction) for truth, prediction, _, _ in records]
+        truth_characters = sum(len(truth) for truth, _, _, _ in records)
+        result: dict = {"samples": len(records), "words": len(words), "negatives": len(negatives)}
+        for mode in self.MODES:
+            correct = sum(normalized(t, mode) == normalized(p, mode) for t, p, _, _ in words)
+            result[f"accuracy_{mode}"] = correct / len(words) if words else None
+        result["accuracy"] = result["accuracy_exact"]
+        substitutions = sum(e.substitutions for e in edits)
+        insertions = sum(e.insertions for e in edits)
+        deletions = sum(e.deletions for e in edits)
+        result.update(substitutions=substitutions, insertions=insertions, deletions=deletions)
+        result["cer"] = (substitutions + insertions + deletions) / truth_characters if truth_characters else None
+        result["cer_case_insensitive"] = self.case_insensitive_cer()
+        result["character_accuracy"] = 1 - result["cer"] if result["cer"] is not None else None
+        result["ned"] = float(np.mean([e.distance / max(len(t), len(p), 1) for e, (t, p, _, _) in zip(edits, records)])) if records else None
+        result["negative_false_positive_rate"] = (
+            sum(prediction != "" for _, prediction, _, _ in negatives) / len(negatives) if negatives else None
+        )
+        result["per_category"] = self.per_category()
+        result["precision_recall"] = self.precision_recall()
+        result["mean_confidence"] = float(np.mean([c for _, _, c, _ in records])) if records else None
+        return result
+
+    def case_insensitive_cer(self) -> float | None:
+        """CER with both sides case-folded (as reference engines are scored on upper-case labels)."""
+        characters = sum(len(t) for t, _, _, _ in self.records)
+        if not characters:
+            return None
+        return sum(edit_counts(t.casefold(), p.casefold()).distance for t, p, _, _ in self.records) / characters
+
+    def per_category(self) -> dict[str, dict]:
+        """Exact and case-insensitive word accuracy per category, when the data carries categories."""
+        grouped: dict[str, list] = defaultdict(list)
+        for truth, prediction, _, category in self.records:
+            if category is not None and truth != "":
+                grouped[category].append((truth, prediction))
+        return {
+            category: {
+                "words": len(pairs),
+                "accuracy": sum(t == p for t, p in pairs) / len(pairs),
+                "accuracy_case_insensitive": sum(t.casefold() == p.casefold() for t, p in pairs) / len(pairs),
+            }
+            for category, pairs in sorted(grouped.items())
+        }
+
+    def precision_recall(self) -> list[dict]:
+        """At each confidence threshold: answers kept (confidence >= t), precision among them, recall over all words."""
+        rows = []
+        words = [r for r in self.records if r[0] != ""]
+        for threshold in THRESHOLDS:
+            kept = [(t, p) for t, p, c, _ in words if c >= threshold]
+            correct = sum(t == p for t, p in kept)
+            rows.append({
+                "threshold": float(threshold),
+                "kept": len(kept) / len(words) if words else 0.0,
+                "precision": correct / len(kept) if kept else None,
+                "recall": correct / len(words) if words else None,
+            })
+        return rows
+
+    def reliability(self, bins: int = 10) -> list[dict]:
+        """Per confidence bin: mean confidence, accuracy and count (a calibrated model has them equal)."""
+        rows = []
+        edges = np.linspace(0, 1, bins + 1)
+        for low, high in zip(edges[:-1], edges[1:]):
+            members = [(t == p, c) for t, p, c, _ in self.records if low <= c < high or (high == 1 and c == 1)]
+            if members:
+                rows.append({"low": float(low), "high": float(high), "count": len(members),
+                             "confidence": float(np.mean([c for _, c in members])),
+                             "accuracy": float(np.mean([ok for ok, _ in members]))})
+        return rows
+
+    def expected_calibration_error(self) -> float:
+        """Mean |accuracy - confidence| over bins, weighted by their counts."""
+        rows = self.reliability()
+        total = sum(row["count"] for row in rows)
+        return sum(row["count"] * abs(row["accuracy"] - row["confidence"]) for row in rows) / total if total else 0.0
