@@ -1,17 +1,154 @@
-"""The `recognizer` command line: the CRNN trainer's commands arrive with the recognizer issue."""
+"""The `recognizer` command line: train, eval, predict, export, runs."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
+from pathlib import Path
+
+from synthgen.cli import USER_ERRORS, dispatch
+from synthgen.errors import ConfigError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse arguments; with no commands yet, print what exists and exit."""
-    parser = argparse.ArgumentParser(
-        prog="recognizer",
-        description="CRNN word recognizer (train, eval, predict, export). No command is available in this version yet.",
-    )
-    parser.parse_args(argv)
-    parser.print_help()
-    return 2
+    """Run one recognizer command; returns the process exit code."""
+    return dispatch(build_parser(), argv, USER_ERRORS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand."""
+    parser = argparse.ArgumentParser(prog="recognizer", description="CRNN word recognizer: train, eval, predict, export.")
+    commands = parser.add_subparsers(title="commands")
+
+    train = commands.add_parser("train", help="train a CRNN on the synthetic stream and/or datasets")
+    train.add_argument("config", nargs="?", metavar="CONFIG", help="training YAML (default: built-in defaults)")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    train.set_defaults(handler=run_train)
+
+    evaluate = commands.add_parser("eval", help="metrics, report JSON and a gallery of the worst errors")
+    evaluate.add_argument("checkpoint")
+    evaluate.add_argument("data", help="LMDB or folder with labels.tsv")
+    evaluate.add_argument("--json", help="report JSON (default: beside the checkpoint, eval-DATA.json)")
+    evaluate.add_argument("--gallery", help="HTML gallery of the worst errors (default: beside the report)")
+    evaluate.add_argument("--beam", type=int, default=0, help="beam width (default: greedy)")
+    evaluate.set_defaults(handler=run_eval)
+
+    predict = commands.add_parser("predict", help="print text and confidence for images")
+    predict.add_argument("checkpoint")
+    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    predict.add_argument("--json", action="store_true", help="one JSON object per image")
+    predict.add_argument("--beam", type=int, default=0, help="beam width (default: greedy)")
+    predict.add_argument("--lexicon", help="word list: mid-confidence answers snap to the nearest word")
+    predict.add_argument("--high", type=float, default=0.9, help="lexicon: keep answers at least this confident")
+    predict.add_argument("--low", type=float, default=0.3, help="lexicon: answers below this are no text")
+    predict.set_defaults(handler=run_predict)
+
+    export = commands.add_parser("export", help="export a checkpoint to ONNX (dynamic batch and width)")
+    export.add_argument("checkpoint")
+    export.add_argument("--onnx", required=True, metavar="OUT.onnx")
+    export.set_defaults(handler=run_export)
+
+    runs = commands.add_parser("runs", help="list runs, newest first, with their key metrics")
+    runs.add_argument("--dir", default="runs", help="runs folder (default runs)")
+    runs.set_defaults(handler=run_runs)
+    return parser
+
+
+def run_train(arguments: argparse.Namespace) -> int:
+    """Train or resume."""
+    from recognizer.config import load_train_config
+    from recognizer.trainer import train
+
+    if arguments.resume:
+        run = Path(arguments.resume)
+        if not (run / "config.yaml").exists():
+            raise ConfigError(f"{run} is not a run folder (no config.yaml)")
+        config = load_train_config(run / "config.yaml", arguments.overrides)
+    else:
+        config = load_train_config(arguments.config, arguments.overrides)
+    run = train(config, resume=Path(arguments.resume) if arguments.resume else None)
+    if run is not None:
+        print(f"run: {run}  (checkpoints/last.pt, best.pt; metrics.jsonl; plots/)")
+    return 0
+
+
+def run_eval(arguments: argparse.Namespace) -> int:
+    """Evaluate a checkpoint on a dataset and write the report and gallery."""
+    from recognizer.data import DiskWords, evaluation_batches
+    from recognizer.evaluation import evaluate, write_gallery, write_gallery_png
+    from recognizer.trainer import load_checkpoint
+
+    model, codec, payload = load_checkpoint(arguments.checkpoint)
+    dataset = DiskWords(arguments.data, model.config.height, model.config.channels, 400)
+    codec.check(dataset.labels())
+    temperature = payload["state"].get("temperature", 1.0)
+    evaluation = evaluate(model, evaluation_batches(dataset, codec, 64), codec, next(model.parameters()).device,
+                          temperature, arguments.beam, keep_worst=60)
+    summary = evaluation.metrics.summary()
+    summary.update(ece=evaluation.metrics.expected_calibration_error(), reliability=evaluation.metrics.reliability(),
+                   checkpoint=str(arguments.checkpoint), data=str(arguments.data), temperature=temperature,
+                   decoding=f"beam {arguments.beam}" if arguments.beam > 1 else "greedy")
+    name = Path(arguments.data).resolve().name
+    report = Path(arguments.json) if arguments.json else Path(arguments.checkpoint).parent / f"eval-{name}.json"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    gallery = Path(arguments.gallery) if arguments.gallery else report.with_suffix(".html")
+    write_gallery(evaluation, gallery, f"{name} with {Path(arguments.checkpoint).name}")
+    write_gallery_png(evaluation, gallery.with_suffix(".png"))
+    print(f"{name}: {summary['words']} words, accuracy {summary['accuracy']:.3f} exact, "
+          f"{summary['accuracy_case_insensitive']:.3f} case-insensitive, {summary['accuracy_ignore_spaces']:.3f} ignoring "
+          f"spaces; CER {summary['cer']:.3f} ({summary['cer_case_insensitive']:.3f} case-insensitive); NED {summary['ned']:.3f}")
+    if summary["negatives"]:
+        print(f"negatives: {summary['negatives']}, false-positive rate {summary['negative_false_positive_rate']:.3f}")
+    print(f"report: {report}\ngallery: {gallery} (+ .png)")
+    return 0
+
+
+def run_predict(arguments: argparse.Namespace) -> int:
+    """Print one line (or JSON object) per image."""
+    from recognizer.predict import Lexicon, predict_images, read_image
+    from recognizer.trainer import load_checkpoint
+
+    model, codec, payload = load_checkpoint(arguments.checkpoint)
+    images = [read_image(path) for path in arguments.images]
+    predictions = predict_images(model, codec, images, payload["state"].get("temperature", 1.0), arguments.beam)
+    lexicon = Lexicon.from_file(arguments.lexicon, high=arguments.high, low=arguments.low) if arguments.lexicon else None
+    for path, prediction in zip(arguments.images, predictions):
+        outcome = None
+        if lexicon is not None:
+            prediction, outcome = lexicon.apply(prediction)
+        if arguments.json:
+            print(json.dumps({"image": path, "text": prediction.text, "confidence": round(prediction.confidence, 4),
+                              **({"lexicon": outcome} if outcome else {})}, ensure_ascii=False))
+        else:
+            print(f"{path}\t{prediction.text}\t{prediction.confidence:.3f}" + (f"\t{outcome}" if outcome else ""))
+    return 0
+
+
+def run_export(arguments: argparse.Namespace) -> int:
+    """Write the ONNX file."""
+    from recognizer.export import export_onnx
+    from recognizer.trainer import load_checkpoint
+
+    model, _, _ = load_checkpoint(arguments.checkpoint)
+    print(f"onnx: {export_onnx(model, arguments.onnx)}")
+    return 0
+
+
+def run_runs(arguments: argparse.Namespace) -> int:
+    """List runs newest first."""
+    from recognizer.runs import list_runs
+
+    rows = list_runs(Path(arguments.dir))
+    if not rows:
+        print(f"no runs in {arguments.dir}")
+        return 0
+    for row in rows:
+        sets = "  ".join(f"{name}: acc {v['accuracy_ci']:.3f} cer {v['cer']:.3f}" for name, v in row["sets"].items()
+                         if v["accuracy_ci"] is not None and v["cer"] is not None)
+        loss = f"{row['loss']:.3f}" if row["loss"] is not None else "-"
+        state = "done" if row["finished"] else "running/stopped"
+        print(f"{row['run']:32} {row['started']:19} step {row['step']:>6} loss {loss:>7}  {state:15} {sets}")
+    return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from synthgen.charset import Charset, CharsetError
+from synthgen.codec import LabelOutsideCharsetError
 from synthgen.corpus.choices import CorpusInputError
 from synthgen.corpus.mixer import CorpusExhaustedError, CorpusMixer, TextSample
 from synthgen.corpus.statistics import CorpusStatistics, plot_character_shares
@@ -35,15 +36,22 @@ SAMPLER_WORDS = ("Invoice", "TOTAL", "$12.99", "24QT TISSUE", "Receipt", "2024-0
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one synthgen command; returns the process exit code."""
-    parser = build_parser()
+    return dispatch(build_parser(), argv, USER_ERRORS)
+
+
+USER_ERRORS = (ConfigError, CharsetError, FontCoverageError, CorpusInputError, CorpusExhaustedError, GenerationError,
+               DatasetError, LabelOutsideCharsetError)
+
+
+def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None, errors: tuple[type, ...]) -> int:
+    """Parse and run the chosen subcommand; the given errors are the user's to fix: one line, exit code 2."""
     arguments = parser.parse_args(argv)
     if not hasattr(arguments, "handler"):
         parser.print_help()
         return 2
     try:
         return arguments.handler(arguments) or 0
-    except (ConfigError, CharsetError, FontCoverageError, CorpusInputError, CorpusExhaustedError, GenerationError,
-            DatasetError) as error:
+    except errors as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -28,6 +28,7 @@ class WordBatch:
     target_lengths: torch.Tensor  # (N,) int64; 0 for empty labels (negatives)
     texts: list[str]
     indices: list[int]  # sample indices, to match the offline dataset
+    categories: list[str] | None = None  # per sample, where the data carries them (e.g. the corpus source)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -110,11 +111,13 @@ class SyntheticWords(Dataset):
     def __getitem__(self, group: int) -> list[WordBatch]:
         generator = self.word_generator()
         first = group * self.group_size
-        items = [(index, sample.image, sample.text) for index, sample in
-                 ((index, generator(index)) for index in range(first, first + self.group_size))]
-        items.sort(key=lambda item: (item[1].shape[1], item[0]))
-        size = self.batch_size
-        return [collate(items[start : start + size], self.codec) for start in range(0, len(items), size)]
+        samples = {index: generator(index) for index in range(first, first + self.group_size)}
+        items = sorted(((index, sample.image, sample.text) for index, sample in samples.items()),
+                       key=lambda item: (item[1].shape[1], item[0]))
+        groups = [collate(items[start : start + self.batch_size], self.codec) for start in range(0, len(items), self.batch_size)]
+        for batch in groups:
+            batch.categories = [samples[index].meta["source"] for index in batch.indices]
+        return groups
 
 
 class GroupRange(Sampler):

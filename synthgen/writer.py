@@ -159,6 +159,8 @@ def chunk_results(request: WriteRequest, tasks: list, generator: WordGenerator) 
     context = multiprocessing.get_context("spawn")  # no fork: the parent may hold threads (tqdm, OpenCV)
     with context.Pool(request.workers, initializer=start_worker, initargs=(request.config, request.seed)) as pool:
         yield from pool.imap(make_chunk, tasks)
+        pool.close()  # a clean exit; leaving the block early (Ctrl-C, an error) terminates the workers instead
+        pool.join()
 
 
 def prepare_folder(request: WriteRequest, expected: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,6 @@ import sys
 import numpy as np
 import pytest
 
-from synthgen.config import load_config
 from synthgen.generator import WordGenerator
 from synthgen.paths import PROJECT_ROOT
 

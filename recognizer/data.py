@@ -1,0 +1,172 @@
+"""Training and evaluation data: the synthetic stream, datasets on disk, and a weighted mix, all resumable by position."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from synthgen.codec import Codec
+from synthgen.config import Config, load_config
+from synthgen.datasets import open_dataset
+from synthgen.seeding import new_stream, reseed
+from synthgen.stream import SyntheticWords, WordBatch, batches, collate, stream_loader
+
+
+def prepare_image(image: np.ndarray, height: int, channels: int, max_width: int) -> np.ndarray:
+    """A stored or real crop as the model reads it: grey or RGB, `height` pixels high, aspect kept, width capped."""
+    if channels == 1 and image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    elif channels == 3 and image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    old_height, old_width = image.shape[:2]
+    width = min(max_width, max(1, round(old_width * height / old_height)))
+    if (old_height, old_width) == (height, width):
+        return image
+    interpolation = cv2.INTER_AREA if old_height > height else cv2.INTER_LINEAR
+    return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+class DiskWords(Dataset):
+    """An LMDB or folder dataset as (position, image, label, category) items ready for `collate`."""
+
+    def __init__(self, path: str | Path, height: int, channels: int, max_width: int) -> None:
+        self.reader = open_dataset(path)
+        self.path = Path(path)
+        self.height, self.channels, self.max_width = height, channels, max_width
+
+    def __len__(self) -> int:
+        return len(self.reader)
+
+    def __getitem__(self, position: int) -> tuple[int, np.ndarray, str, str]:
+        image, label = self.reader[position]
+        category = self.reader.raw(position)[2] if hasattr(self.reader, "categories") else ""
+        return position, prepare_image(image, self.height, self.channels, self.max_width), label, category
+
+    def labels(self) -> list[str]:
+        """Every label, for checking them against the codec before training or evaluation."""
+        return [self.reader.raw(position)[1] for position in range(len(self))]
+
+
+class BatchPositions(Sampler):
+    """Batches of dataset positions, a fresh permutation each epoch (seeded by (seed, epoch)), from batch `first`.
+
+    Batch b of the run is a pure function of (seed, b): a resumed run continues with exactly the next batch.
+    With `world` > 1, rank r takes batches r, r + world, ...
+    """
+
+    def __init__(self, size: int, batch_size: int, seed: int, first: int = 0, rank: int = 0, world: int = 1) -> None:
+        self.size, self.batch_size, self.seed = size, min(batch_size, size), seed
+        self.first, self.rank, self.world = first, rank, world
+        self.per_epoch = max(1, size // self.batch_size)
+
+    def batch(self, number: int) -> list[int]:
+        """Positions of batch `number` of the whole run."""
+        epoch, offset = divmod(number, self.per_epoch)
+        order = reseed(new_stream(), self.seed, epoch).permutation(self.size)
+        return order[offset * self.batch_size : (offset + 1) * self.batch_size].tolist()
+
+    def __iter__(self) -> Iterator[list[int]]:
+        number = self.first
+        while True:
+            yield self.batch(number * self.world + self.rank)
+            number += 1
+
+
+def collate_disk(items: list[tuple[int, np.ndarray, str, str]], codec: Codec) -> WordBatch:
+    """Disk items to a WordBatch, their categories attached."""
+    batch = collate([(position, image, label) for position, image, label, _ in items], codec)
+    batch.categories = [category for *_, category in items]
+    return batch
+
+
+class CollateWith:
+    """A picklable collate function bound to a codec (DataLoader workers receive it)."""
+
+    def __init__(self, codec: Codec) -> None:
+        self.codec = codec
+
+    def __call__(self, items):
+        return collate_disk(items, self.codec)
+
+
+def disk_batches(dataset: DiskWords, codec: Codec, batch_size: int, seed: int, first: int = 0, workers: int = 0,
+                 rank: int = 0, world: int = 1) -> Iterator[WordBatch]:
+    """Endless training batches from a dataset on disk, starting at run batch `first` of this rank."""
+    sampler = BatchPositions(len(dataset), batch_size, seed, first, rank, world)
+    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=workers, collate_fn=CollateWith(codec),
+                        persistent_workers=workers > 0)
+    return iter(loader)
+
+
+def evaluation_batches(dataset: DiskWords, codec: Codec, batch_size: int, workers: int = 0) -> Iterator[WordBatch]:
+    """Every sample of a dataset once, in order of width (less padding), in batches."""
+    widths = [prepare_width(dataset, position) for position in range(len(dataset))]
+    order = sorted(range(len(dataset)), key=lambda position: widths[position])
+    chunks = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    loader = DataLoader(dataset, batch_sampler=chunks, num_workers=workers, collate_fn=CollateWith(codec))
+    return iter(loader)
+
+
+def prepare_width(dataset: DiskWords, position: int) -> int:
+    """Width of a sample after prepare_image, from its stored size (decoded once; cheap for word crops)."""
+    return dataset[position][1].shape[1]
+
+
+@dataclass
+class Source:
+    """One training source: a name, a mixing weight and a way to start its batches at a position."""
+
+    name: str
+    weight: float
+    start: object  # (first_batch) -> Iterator[WordBatch]
+
+
+class MixedBatches:
+    """Batches drawn from weighted sources; the source of step s is a pure function of (seed, s).
+
+    `consumed` counts the batches taken from each source, so a resumed run restarts every source exactly
+    where it stopped.
+    """
+
+    def __init__(self, sources: list[Source], seed: int, consumed: dict[str, int] | None = None) -> None:
+        self.sources = sources
+        self.seed = seed
+        self.consumed = {source.name: 0 for source in sources} | dict(consumed or {})
+        weights = np.array([source.weight for source in sources], dtype=np.float64)
+        self.cumulative = np.cumsum(weights / weights.sum())
+        self.iterators: dict[str, Iterator[WordBatch]] = {}
+        self.stream = new_stream()
+
+    def next(self, step: int) -> WordBatch:
+        """The batch for this training step."""
+        position = int(np.searchsorted(self.cumulative, reseed(self.stream, self.seed, step).random(), side="right"))
+        source = self.sources[min(position, len(self.sources) - 1)]
+        if source.name not in self.iterators:
+            self.iterators[source.name] = source.start(self.consumed[source.name])
+        self.consumed[source.name] += 1
+        return next(self.iterators[source.name])
+
+
+def synthetic_source(config: Config, codec: Codec, batch_size: int, bucket: int, workers: int, rank: int,
+                     world: int, weight: float) -> Source:
+    """The online stream as a training source."""
+    dataset = SyntheticWords(config, batch_size=batch_size, bucket_batches=bucket, codec=codec)
+
+    def start(first_batch: int) -> Iterator[WordBatch]:
+        group, skip = divmod(first_batch, bucket)
+        stream = batches(stream_loader(dataset, workers=workers, first_group=group, rank=rank, world=world))
+        for _ in range(skip):
+            next(stream)
+        return stream
+
+    return Source("synthetic", weight, start)
+
+
+def synthgen_config(path: str | None, overrides: tuple[str, ...]) -> Config:
+    """The generator config a training source names."""
+    return load_config(path, list(overrides))

@@ -1,0 +1,143 @@
+"""Running a model over labelled batches: predictions, metrics, temperature fitting and a gallery of the worst errors."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from recognizer.decoding import beam_decode, confidence_from
+from recognizer.metrics import RecognitionMetrics, edit_counts
+from recognizer.model import STRIDE
+from synthgen.codec import Codec
+from synthgen.stream import WordBatch, images_from_batch
+
+TEMPERATURES = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0, 2.5, 3.0)
+
+
+def ctc_ready(images: torch.Tensor, target_lengths: torch.Tensor) -> torch.Tensor:
+    """Images padded on the right (edge repeated) so CTC has time steps for the longest label with repeats."""
+    longest = int(target_lengths.max()) if target_lengths.numel() else 0
+    needed = STRIDE * (2 * longest + 1)
+    if images.shape[-1] >= needed:
+        return images
+    return F.pad(images, (0, needed - images.shape[-1], 0, 0), mode="replicate")
+
+
+@dataclass
+class Evaluation:
+    """Predictions over a dataset: metrics, confidences at every candidate temperature, the worst errors."""
+
+    metrics: RecognitionMetrics = field(default_factory=RecognitionMetrics)
+    correct: list[bool] = field(default_factory=list)
+    confidences: dict[float, list[float]] = field(default_factory=lambda: {t: [] for t in TEMPERATURES})
+    worst: list[tuple[float, str, str, float, np.ndarray]] = field(default_factory=list)  # (badness, truth, prediction, confidence, image)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, batches: Iterable[WordBatch], codec: Codec, device: torch.device,
+             temperature: float = 1.0, beam: int = 0, keep_worst: int = 0) -> Evaluation:
+    """Greedy (or beam) predictions for every batch, accumulated into an Evaluation."""
+    was_training = model.training
+    model.eval()
+    result = Evaluation()
+    for batch in batches:
+        logits = model(ctc_ready(batch.images, batch.target_lengths).to(device)).float().cpu()
+        log_probabilities = torch.log_softmax(logits / temperature, dim=2)
+        if beam > 1:
+            predictions = beam_decode(logits, codec, beam, temperature)
+            texts, confidences = [p.text for p in predictions], [p.confidence for p in predictions]
+        else:
+            texts = [codec.decode_path(path) for path in log_probabilities.argmax(dim=2).tolist()]
+            confidences = confidence_from(log_probabilities).tolist()
+        result.metrics.update(batch.texts, texts, confidences, batch.categories)
+        result.correct.extend(truth == text for truth, text in zip(batch.texts, texts))
+        for candidate in TEMPERATURES:
+            result.confidences[candidate].extend(confidence_from(torch.log_softmax(logits / candidate, dim=2)).tolist())
+        if keep_worst:
+            keep_errors(result, batch, texts, confidences, keep_worst)
+    model.train(was_training)
+    return result
+
+
+def keep_errors(result: Evaluation, batch: WordBatch, texts: list[str], confidences: list[float], limit: int) -> None:
+    """Keep the `limit` worst errors: most edits relative to length, then most confident."""
+    images = images_from_batch(batch)
+    for truth, text, confidence, image in zip(batch.texts, texts, confidences, images):
+        if truth != text:
+            badness = edit_counts(truth, text).distance / max(len(truth), 1) + confidence
+            result.worst.append((badness, truth, text, confidence, image))
+    result.worst.sort(key=lambda item: -item[0])
+    del result.worst[limit:]
+
+
+def fit_temperature(evaluation: Evaluation) -> float:
+    """The candidate temperature whose confidences best match accuracy (lowest expected calibration error)."""
+    correct = np.array(evaluation.correct, dtype=np.float64)
+    if correct.size == 0:
+        return 1.0
+    errors = {t: calibration_error(correct, np.array(values)) for t, values in evaluation.confidences.items()}
+    return min(errors, key=lambda t: (round(errors[t], 4), abs(t - 1.0)))
+
+
+def calibration_error(correct: np.ndarray, confidence: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: |accuracy - mean confidence| per bin, weighted by the bin's share."""
+    positions = np.minimum((confidence * bins).astype(int), bins - 1)
+    total = 0.0
+    for position in range(bins):
+        members = positions == position
+        if members.any():
+            total += members.sum() * abs(correct[members].mean() - confidence[members].mean())
+    return total / correct.size
+
+
+def picture_data(image: np.ndarray) -> str:
+    """A PNG data URI of an image, scaled up for viewing."""
+    scaled = cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(scaled, cv2.COLOR_RGB2BGR) if scaled.ndim == 3 else scaled)
+    return "data:image/png;base64," + base64.b64encode(encoded.tobytes()).decode() if ok else ""
+
+
+def write_gallery(evaluation: Evaluation, path: Path, title: str) -> Path:
+    """An HTML page of the worst errors: image, truth, prediction, confidence."""
+    rows = "\n".join(
+        f"<tr><td><img src='{picture_data(image)}'></td><td><code>{html.escape(truth)}</code></td>"
+        f"<td><code>{html.escape(text)}</code></td><td>{confidence:.2f}</td></tr>"
+        for _, truth, text, confidence, image in evaluation.worst
+    )
+    path.write_text(
+        f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif}td{padding:4px 10px;border-bottom:1px solid #ddd}code{font-size:15px}</style>"
+        f"<h2>{html.escape(title)}: worst errors</h2><table><tr><th>image</th><th>truth</th><th>prediction</th>"
+        f"<th>confidence</th></tr>{rows}</table>",
+        encoding="utf-8",
+    )
+    return path
+
+
+def write_gallery_png(evaluation: Evaluation, path: Path, limit: int = 24) -> Path:
+    """The worst errors as one PNG: each crop with truth and prediction under it."""
+    from PIL import Image, ImageDraw
+
+    from synthgen.font_sheet import label_font
+
+    tiles = evaluation.worst[:limit]
+    width, height = 420, 96
+    sheet = Image.new("RGB", (width * 2, height * max(1, (len(tiles) + 1) // 2)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for position, (_, truth, text, confidence, image) in enumerate(tiles):
+        left, top = (position % 2) * width, (position // 2) * height
+        picture = Image.fromarray(image).convert("RGB")
+        picture = picture.resize((min(width - 8, picture.width * 2), 64))
+        sheet.paste(picture, (left + 4, top + 2))
+        draw.text((left + 4, top + 68), f"truth {truth!r}  got {text!r}  {confidence:.2f}"[:70], fill=(160, 0, 0),
+                  font=label_font(12))
+    sheet.save(path)
+    return path

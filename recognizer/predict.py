@@ -1,0 +1,76 @@
+"""Reading words from image files with a trained model, with an optional lexicon for mid-confidence answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from recognizer.decoding import Prediction, beam_decode, greedy_decode
+from recognizer.evaluation import ctc_ready
+from recognizer.data import prepare_image
+from recognizer.metrics import edit_counts
+from synthgen.codec import Codec
+from synthgen.datasets import DatasetError
+from synthgen.stream import collate
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """An image file as RGB uint8 (grey files as (H, W))."""
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise DatasetError(f"cannot read image {path}")
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if image.ndim == 3 else image
+
+
+@torch.no_grad()
+def predict_images(model: torch.nn.Module, codec: Codec, images: list[np.ndarray], temperature: float = 1.0,
+                   beam: int = 0, max_width: int = 400, batch_size: int = 32) -> list[Prediction]:
+    """Text and calibrated confidence for each image (any size; resized to the model's height)."""
+    config = model.config
+    prepared = [prepare_image(image, config.height, config.channels, max_width) for image in images]
+    device = next(model.parameters()).device
+    predictions: list[Prediction] = []
+    for start in range(0, len(prepared), batch_size):
+        items = [(position, image, "") for position, image in enumerate(prepared[start : start + batch_size])]
+        batch = collate(items, codec)
+        logits = model(ctc_ready(batch.images, torch.tensor([0])).to(device)).float().cpu()
+        predictions += beam_decode(logits, codec, beam, temperature) if beam > 1 else greedy_decode(logits, codec, temperature)
+    return predictions
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Known words: high-confidence answers stay, low ones become no text, the middle band snaps to a near word."""
+
+    words: tuple[str, ...]
+    high: float = 0.9
+    low: float = 0.3
+    max_distance: int = 2
+
+    @classmethod
+    def from_file(cls, path: str | Path, **thresholds) -> "Lexicon":
+        """One word per line (blank lines ignored)."""
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        return cls(tuple(dict.fromkeys(line.strip() for line in lines if line.strip())), **thresholds)
+
+    def apply(self, prediction: Prediction) -> tuple[Prediction, str]:
+        """The prediction after the lexicon, and what happened: kept, rejected, corrected or unmatched."""
+        if prediction.confidence >= self.high:
+            return prediction, "kept"
+        if prediction.confidence < self.low:
+            return Prediction("", prediction.confidence), "rejected"
+        best, distance = None, self.max_distance + 1
+        for word in self.words:
+            if abs(len(word) - len(prediction.text)) <= self.max_distance:
+                candidate = edit_counts(prediction.text, word).distance
+                if candidate < distance:
+                    best, distance = word, candidate
+        if best is None or best == prediction.text:
+            return prediction, "unmatched" if best is None else "kept"
+        return Prediction(best, prediction.confidence), "corrected"
