@@ -14,7 +14,7 @@ from synthgen.codec import Codec
 from synthgen.config import Config, load_config
 from synthgen.datasets import open_dataset
 from synthgen.seeding import new_stream, reseed
-from synthgen.stream import SyntheticWords, WordBatch, batches, collate, stream_loader
+from synthgen.stream import WORKER_START, SyntheticWords, WordBatch, batches, collate, stream_loader
 
 
 def prepare_image(image: np.ndarray, height: int, channels: int, max_width: int) -> np.ndarray:
@@ -99,7 +99,7 @@ def disk_batches(dataset: DiskWords, codec: Codec, batch_size: int, seed: int, f
     """Endless training batches from a dataset on disk, starting at run batch `first` of this rank."""
     sampler = BatchPositions(len(dataset), batch_size, seed, first, rank, world)
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=workers, collate_fn=CollateWith(codec),
-                        persistent_workers=workers > 0)
+                        persistent_workers=workers > 0, multiprocessing_context=WORKER_START if workers else None)
     return iter(loader)
 
 

@@ -17,8 +17,8 @@ class ModelConfig:
     preset: str = "tiny"
     height: int = 32  # input height in pixels
     channels: int = 1  # 1 grayscale, 3 colour
-    widths: tuple[int, ...] = (32, 64, 96, 128)  # channels of the four convolution stages
-    hidden: int = 128  # LSTM units per direction
+    widths: tuple[int, ...] = (24, 48, 64, 96)  # channels of the four convolution stages
+    hidden: int = 96  # LSTM units per direction
     layers: int = 1  # stacked bidirectional LSTM layers
     classes: int = 0
 
@@ -28,9 +28,9 @@ class ModelConfig:
 
 
 PRESETS = {
-    "tiny": ModelConfig(preset="tiny", widths=(32, 64, 96, 128), hidden=128, layers=1),  # CPU: trains in minutes
-    "small": ModelConfig(preset="small", widths=(64, 128, 192, 256), hidden=192, layers=2),
-    "base": ModelConfig(preset="base", widths=(64, 128, 256, 384), hidden=256, layers=2),  # GPUs
+    "tiny": ModelConfig(preset="tiny", widths=(24, 48, 64, 96), hidden=96, layers=1),  # 0.4 M parameters: CPU
+    "small": ModelConfig(preset="small", widths=(64, 128, 192, 256), hidden=192, layers=2),  # 3.4 M
+    "base": ModelConfig(preset="base", widths=(64, 128, 256, 384), hidden=256, layers=2),  # 6.4 M: GPUs
 }
 STRIDE = 4  # input columns per output time step: CTC sees width / 4 steps
 

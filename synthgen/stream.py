@@ -15,6 +15,7 @@ from synthgen.codec import Codec
 from synthgen.config import Config
 from synthgen.generator import WordGenerator
 
+WORKER_START = "spawn"  # forked workers can inherit locks held by the parent's OpenCV/OpenMP threads and hang
 STREAM_GROUPS = 2**40  # the stream has no end; the sampler says which groups to draw
 
 
@@ -152,7 +153,7 @@ def keep_items(items):
 def stream_loader(dataset: SyntheticWords, workers: int = 0, first_group: int = 0, groups: int | None = None,
                   rank: int = 0, world: int = 1, prefetch_factor: int = 2) -> DataLoader:
     """A DataLoader over groups of batches (iterate it through `batches`), endless unless `groups` is given."""
-    options = {"prefetch_factor": prefetch_factor} if workers > 0 else {}
+    options = {"prefetch_factor": prefetch_factor, "multiprocessing_context": WORKER_START} if workers > 0 else {}
     return DataLoader(dataset, batch_size=None, sampler=GroupRange(first_group, groups, rank, world),
                       num_workers=workers, collate_fn=keep_items, **options)
 
