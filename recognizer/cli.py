@@ -21,6 +21,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recognizer", description="CRNN word recognizer: train, eval, predict, export.")
     commands = parser.add_subparsers(title="commands")
 
+    pipeline = commands.add_parser("pipeline", help="the main job: fonts, previews, a small dataset, training, evaluation")
+    pipeline.add_argument("config", nargs="?", metavar="CONFIG", help="synthgen YAML (default: built-in defaults)")
+    pipeline.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    pipeline.add_argument("--out", default="output/pipeline", help="output folder (default output/pipeline)")
+    pipeline.add_argument("--steps", type=int, default=600, help="training steps of 32 samples (default 600)")
+    pipeline.add_argument("--eval-samples", type=int, default=2000, help="samples in the evaluation set (default 2000)")
+    pipeline.set_defaults(handler=run_pipeline)
+
     train = commands.add_parser("train", help="train a CRNN on the synthetic stream and/or datasets")
     train.add_argument("config", nargs="?", metavar="CONFIG", help="training YAML (default: built-in defaults)")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
@@ -54,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--dir", default="runs", help="runs folder (default runs)")
     runs.set_defaults(handler=run_runs)
     return parser
+
+
+def run_pipeline(arguments: argparse.Namespace) -> int:
+    """The main job."""
+    from recognizer.pipeline import run_main_job
+
+    run_main_job(arguments.config, arguments.overrides, Path(arguments.out), arguments.steps, arguments.eval_samples)
+    return 0
 
 
 def run_train(arguments: argparse.Namespace) -> int:

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import torch
 
+from recognizer.data import prepare_image
 from recognizer.decoding import Prediction, beam_decode, greedy_decode
 from recognizer.evaluation import ctc_ready
-from recognizer.data import prepare_image
 from recognizer.metrics import edit_counts
 from synthgen.codec import Codec
 from synthgen.datasets import DatasetError

@@ -16,7 +16,15 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from recognizer.config import TrainConfig
-from recognizer.data import DiskWords, MixedBatches, Source, disk_batches, evaluation_batches, synthetic_source, synthgen_config
+from recognizer.data import (
+    DiskWords,
+    MixedBatches,
+    Source,
+    disk_batches,
+    evaluation_batches,
+    synthetic_source,
+    synthgen_config,
+)
 from recognizer.evaluation import ctc_ready, evaluate, fit_temperature
 from recognizer.model import build_model, model_config, parameter_count
 from recognizer.plots import plot_confidence, plot_training

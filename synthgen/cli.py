@@ -15,21 +15,21 @@ import numpy as np
 
 from synthgen.charset import Charset, CharsetError
 from synthgen.codec import LabelOutsideCharsetError
+from synthgen.config import Config, ConfigError, config_as_dict, load_config
 from synthgen.corpus.choices import CorpusInputError
 from synthgen.corpus.mixer import CorpusExhaustedError, CorpusMixer, TextSample
 from synthgen.corpus.statistics import CorpusStatistics, plot_character_shares
-from synthgen.seeding import stage_rngs
-from synthgen.config import Config, ConfigError, config_as_dict, load_config
+from synthgen.datasets import DatasetError
 from synthgen.font_audit import AuditCache, FontReport, audit_faces, summarize, write_audit_json
 from synthgen.font_catalog import FontCatalog
 from synthgen.font_files import discover_faces, font_folders
 from synthgen.font_sampler import FontCoverageError, FontSampler, build_font_sampler, load_font_reports
 from synthgen.font_sheet import render_tiles, write_sampler_sheet, write_sheet_html, write_sheet_pages
-from synthgen.datasets import DatasetError
 from synthgen.generator import GenerationError, WordGenerator
-from synthgen.writer import CHUNK, WriteRequest, merge_datasets, write_dataset
 from synthgen.paths import resolve_path
 from synthgen.preview import write_effect_gallery, write_preview
+from synthgen.seeding import stage_rngs
+from synthgen.writer import CHUNK, WriteRequest, merge_datasets, write_dataset
 
 SAMPLER_WORDS = ("Invoice", "TOTAL", "$12.99", "24QT TISSUE", "Receipt", "2024-03-05", "Qty", "Dear Sir,", "www.shop.com")
 
@@ -308,16 +308,16 @@ def run_pipeline(arguments: argparse.Namespace) -> int:
     out = Path(arguments.out or resolve_path(config.output_dir) / "pipeline")
     out.mkdir(parents=True, exist_ok=True)
     charset = charset_from(config)
-    print(f"[1/5] font audit (discovery in {len(font_folders(config.fonts))} folders, cached by content hash)")
+    print(f"[1] font audit (discovery in {len(font_folders(config.fonts))} folders, cached by content hash)")
     started = time.perf_counter()
     reports = load_font_reports(config.fonts, charset)
     print_audit_summary(reports, time.perf_counter() - started)
     write_audit_json(reports, charset, out / "font-audit.json")
     tiles = render_tiles(reports)
     pages = write_sheet_pages(tiles, out / "font-sheet.png")
-    print(f"[2/5] contact sheet: {pages[0]} ({len(pages)} pages), HTML: {write_sheet_html(tiles, out / 'font-audit.html')}")
+    print(f"[2] contact sheet: {pages[0]} ({len(pages)} pages), HTML: {write_sheet_html(tiles, out / 'font-audit.html')}")
     sampler = FontSampler(reports, FontCatalog.from_file(resolve_path(config.fonts.catalog)), config.fonts, charset)
-    print("[3/5] font sampler: the 15 most likely faces")
+    print("[3] font sampler: the 15 most likely faces")
     print_face_table(sampler, limit=15)
     rng = np.random.default_rng(config.seed)
     draws = []
@@ -326,8 +326,8 @@ def run_pipeline(arguments: argparse.Namespace) -> int:
         choice = sampler.sample(text, rng)
         draws.append((text, choice.face, choice.size))
     print(f"sampler draws: {write_sampler_sheet(draws, out / 'font-draws.png')}")
-    print("[4/5] corpus mix: 5000 strings")
+    print("[4] corpus mix: 5000 strings")
     report_corpus(config, config.seed, 5000, out / "corpus-characters.png")
-    print("[5/5] word images: a sample sheet")
+    print("[5] word images: a sample sheet")
     print(f"preview: {write_preview(WordGenerator(config, fonts=sampler), 64, out / 'preview.png')}")
     return 0

@@ -13,7 +13,6 @@ from typing import Any
 
 import yaml
 
-
 from synthgen.errors import ConfigError
 
 

@@ -10,7 +10,6 @@ from PIL import Image, ImageDraw, ImageFont
 from synthgen.font_audit import FontReport
 from synthgen.glyph_shapes import load_font
 
-
 GLYPH_CACHE_LIMIT = 200000  # glyph bitmaps kept (about 1 kB each) before the least recently used are dropped
 KERNING_PROBES = ("AV", "To", "Ta", "We", "Yo", "LT", "P.", "r,", "y.", "AT")
 

@@ -16,7 +16,15 @@ from tqdm import tqdm
 
 from synthgen import __version__
 from synthgen.config import Config, config_as_dict
-from synthgen.datasets import SINKS, DatasetError, Entry, encode_image, open_dataset, write_errors, write_json_atomically
+from synthgen.datasets import (
+    SINKS,
+    DatasetError,
+    Entry,
+    encode_image,
+    open_dataset,
+    write_errors,
+    write_json_atomically,
+)
 from synthgen.font_audit import AUDIT_VERSION
 from synthgen.generator import Sample, WordGenerator
 from synthgen.paths import PROJECT_ROOT

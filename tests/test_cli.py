@@ -71,3 +71,40 @@ def test_corpus_stats_reports_and_plots(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "before balancing" in out and "after balancing" in out and "source shares:" in out and "rarest 5:" in out
     assert plot.stat().st_size > 10000
+
+
+def test_write_refuses_a_non_empty_folder_and_names_the_cause(tmp_path, capsys):
+    (tmp_path / "keep.txt").write_text("mine")
+    assert main(["write", "--count", "5", "--out", str(tmp_path)]) == 2
+    assert "not empty" in capsys.readouterr().err and (tmp_path / "keep.txt").exists()
+    assert main(["write", "--count", "5", "--out", str(tmp_path / "x"), "--shard", "3/2"]) == 2
+    assert "--shard" in capsys.readouterr().err
+
+
+def test_recognizer_refuses_labels_outside_its_charset_with_counts(tmp_path, capsys):
+    import cv2
+    import numpy as np
+    import torch
+
+    from recognizer.cli import main as recognizer_main
+    from recognizer.config import TrainConfig
+    from recognizer.model import build_model, model_config
+    from recognizer.trainer import TrainingState, save_checkpoint
+    from synthgen.charset import Charset
+    from synthgen.codec import Codec
+
+    codec = Codec(Charset.from_file(PROJECT_ROOT / "corpora" / "charset.txt"))
+    model = build_model(model_config("tiny", codec.classes))
+    optimizer = torch.optim.AdamW(model.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    save_checkpoint(tmp_path / "model.pt", model, optimizer, scheduler, TrainingState(), TrainConfig(), codec)
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("a", "b"):
+        cv2.imwrite(str(data / f"{name}.png"), np.full((32, 60), 255, np.uint8))
+    (data / "labels.tsv").write_text("a.png\tnaïve\nb.png\tœuvre ï\n", encoding="utf-8")
+    assert recognizer_main(["eval", str(tmp_path / "model.pt"), str(data)]) == 2
+    error = capsys.readouterr().err
+    assert "2 label(s)" in error and "'ï' x2" in error and "'œ' x1" in error
+    assert recognizer_main(["predict", str(tmp_path / "model.pt"), str(data / "a.png"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["image"].endswith("a.png")

@@ -133,3 +133,15 @@ def test_the_project_catalog_loads_and_keeps_the_long_tail():
     assert len([entry for entry in catalog.families if entry.weight]) >= 40
     assert catalog.entry_for("Nimbus Sans").name.startswith("Helvetica")
     assert catalog.entry_for("Some Unknown Family") is None
+
+
+def test_train_and_heldout_splits_are_disjoint_families_that_cover_everything(charset):
+    families = [f"Family {number}" for number in range(200)]
+    reports = [report(family, charset.characters, bold=bold, name=f"{family}-{bold}") for family in families
+               for bold in (False, True)]
+    split = {name: {face.report.family for face in FontSampler(reports, CATALOG, FontConfig(split=name), charset).faces}
+             for name in ("all", "train", "heldout")}
+    assert split["train"].isdisjoint(split["heldout"]) and split["train"] | split["heldout"] == split["all"]
+    assert 0.04 < len(split["heldout"]) / len(families) < 0.2  # heldout_share 0.1 of the families
+    faces = FontSampler(reports, CATALOG, FontConfig(split="heldout"), charset).faces
+    assert all(sum(face.report.family == family for face in faces) == 2 for family in split["heldout"])  # whole families

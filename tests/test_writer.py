@@ -13,7 +13,15 @@ import lmdb
 import numpy as np
 import pytest
 
-from synthgen.datasets import DatasetError, FolderSink, LmdbSink, decode_image, escape_label, open_dataset, unescape_label
+from synthgen.datasets import (
+    DatasetError,
+    FolderSink,
+    LmdbSink,
+    decode_image,
+    escape_label,
+    open_dataset,
+    unescape_label,
+)
 from synthgen.generator import WordGenerator
 from synthgen.paths import PROJECT_ROOT
 from synthgen.stream import SyntheticWords, images_from_batch
