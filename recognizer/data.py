@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from synthgen.codec import Codec
 from synthgen.config import Config, load_config
-from synthgen.datasets import open_dataset
+from synthgen.datasets import decode_image, open_dataset
 from synthgen.seeding import new_stream, reseed
 from synthgen.stream import WORKER_START, SyntheticWords, WordBatch, batches, collate, stream_loader
 
@@ -43,9 +43,8 @@ class DiskWords(Dataset):
         return len(self.reader)
 
     def __getitem__(self, position: int) -> tuple[int, np.ndarray, str, str]:
-        image, label = self.reader[position]
-        category = self.reader.raw(position)[2] if hasattr(self.reader, "categories") else ""
-        return position, prepare_image(image, self.height, self.channels, self.max_width), label, category
+        data, label, category = self.reader.raw(position)
+        return position, prepare_image(decode_image(data), self.height, self.channels, self.max_width), label, category
 
     def labels(self) -> list[str]:
         """Every label, for checking them against the codec before training or evaluation."""

@@ -28,20 +28,18 @@ class EditCounts:
 def edit_counts(truth: str, prediction: str) -> EditCounts:
     """Minimal edits turning truth into prediction, with one optimal path's operation counts."""
     rows, columns = len(truth) + 1, len(prediction) + 1
-    cost = np.zeros((rows, columns), np.int32)
-    cost[:, 0] = np.arange(rows)
-    cost[0, :] = np.arange(columns)
+    cost = [list(range(columns))] + [[i] + [0] * (columns - 1) for i in range(1, rows)]
     for i in range(1, rows):
+        above, here = cost[i - 1], cost[i]
         for j in range(1, columns):
-            same = truth[i - 1] == prediction[j - 1]
-            cost[i, j] = min(cost[i - 1, j - 1] + (not same), cost[i - 1, j] + 1, cost[i, j - 1] + 1)
+            here[j] = min(above[j - 1] + (truth[i - 1] != prediction[j - 1]), above[j] + 1, here[j - 1] + 1)
     substitutions = insertions = deletions = 0
     i, j = rows - 1, columns - 1
     while i > 0 or j > 0:
-        if i > 0 and j > 0 and cost[i, j] == cost[i - 1, j - 1] + (truth[i - 1] != prediction[j - 1]):
+        if i > 0 and j > 0 and cost[i][j] == cost[i - 1][j - 1] + (truth[i - 1] != prediction[j - 1]):
             substitutions += truth[i - 1] != prediction[j - 1]
             i, j = i - 1, j - 1
-        elif i > 0 and cost[i, j] == cost[i - 1, j] + 1:
+        elif i > 0 and cost[i][j] == cost[i - 1][j] + 1:
             deletions += 1
             i -= 1
         else:
@@ -118,7 +116,7 @@ class RecognitionMetrics:
         """Exact and case-insensitive word accuracy per category, when the data carries categories."""
         grouped: dict[str, list] = defaultdict(list)
         for truth, prediction, _, category in self.records:
-            if category is not None and truth != "":
+            if category and truth != "":
                 grouped[category].append((truth, prediction))
         return {
             category: {
