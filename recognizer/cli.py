@@ -94,17 +94,17 @@ def run_eval(arguments: argparse.Namespace) -> int:
     """Evaluate a checkpoint on a dataset and write the report and gallery."""
     from recognizer.data import DiskWords, evaluation_batches
     from recognizer.evaluation import evaluate, write_gallery, write_gallery_png
-    from recognizer.trainer import load_checkpoint
+    from recognizer.trainer import checkpoint_calibration, load_checkpoint
 
     model, codec, payload = load_checkpoint(arguments.checkpoint)
     dataset = DiskWords(arguments.data, model.config.height, model.config.channels, 400)
     codec.check(dataset.labels())
-    temperature = payload["state"].get("temperature", 1.0)
+    calibration = checkpoint_calibration(payload)
     evaluation = evaluate(model, evaluation_batches(dataset, codec, 64), codec, next(model.parameters()).device,
-                          temperature, arguments.beam, keep_worst=60)
+                          calibration, arguments.beam, keep_worst=60)
     summary = evaluation.metrics.summary()
     summary.update(ece=evaluation.metrics.expected_calibration_error(), reliability=evaluation.metrics.reliability(),
-                   checkpoint=str(arguments.checkpoint), data=str(arguments.data), temperature=temperature,
+                   checkpoint=str(arguments.checkpoint), data=str(arguments.data), calibration=calibration.as_list(),
                    decoding=f"beam {arguments.beam}" if arguments.beam > 1 else "greedy")
     name = Path(arguments.data).resolve().name
     report = Path(arguments.json) if arguments.json else Path(arguments.checkpoint).parent / f"eval-{name}.json"
@@ -125,11 +125,11 @@ def run_eval(arguments: argparse.Namespace) -> int:
 def run_predict(arguments: argparse.Namespace) -> int:
     """Print one line (or JSON object) per image."""
     from recognizer.predict import Lexicon, predict_images, read_image
-    from recognizer.trainer import load_checkpoint
+    from recognizer.trainer import checkpoint_calibration, load_checkpoint
 
     model, codec, payload = load_checkpoint(arguments.checkpoint)
     images = [read_image(path) for path in arguments.images]
-    predictions = predict_images(model, codec, images, payload["state"].get("temperature", 1.0), arguments.beam)
+    predictions = predict_images(model, codec, images, checkpoint_calibration(payload), arguments.beam)
     lexicon = Lexicon.from_file(arguments.lexicon, high=arguments.high, low=arguments.low) if arguments.lexicon else None
     for path, prediction in zip(arguments.images, predictions):
         outcome = None

@@ -13,34 +13,52 @@ from synthgen.codec import BLANK, Codec
 
 @dataclass(frozen=True)
 class Prediction:
-    """Decoded text and a confidence in [0, 1] (calibrated: see `confidence`)."""
+    """Decoded text and a confidence in [0, 1] (calibrated: see `Calibration`)."""
 
     text: str
     confidence: float
 
 
-def confidence_from(log_probabilities: torch.Tensor) -> torch.Tensor:
-    """Best-path probability: the product over time steps of the most likely class's probability.
+@dataclass(frozen=True)
+class Calibration:
+    """Maps a best-path log-probability to a confidence: sigmoid(slope * score + intercept), fitted on validation.
 
-    (N, T, C) log-probabilities -> (N,). It is the probability the model gives its own transcription's
-    most likely alignment; with the temperature fitted on validation data (see `fit_temperature`) it tracks
-    the chance the word is right (reliability plot in every run).
+    Without a fit (slope None) the confidence is the raw best-path probability, which runs far below the real
+    chance of being right (every one of ~50 time steps multiplies in its own doubt).
     """
-    return log_probabilities.max(dim=2).values.sum(dim=1).exp()
+
+    slope: float | None = None
+    intercept: float = 0.0
+
+    def __call__(self, scores: torch.Tensor) -> torch.Tensor:
+        if self.slope is None:
+            return scores.exp()
+        return torch.sigmoid(self.slope * scores + self.intercept)
+
+    def as_list(self) -> list[float | None]:
+        """Plain data for checkpoints."""
+        return [self.slope, self.intercept]
 
 
-def greedy_decode(logits: torch.Tensor, codec: Codec, temperature: float = 1.0) -> list[Prediction]:
-    """Best-path decoding of (N, T, C) logits."""
-    log_probabilities = torch.log_softmax(logits.float() / temperature, dim=2)
+def path_scores(log_probabilities: torch.Tensor) -> torch.Tensor:
+    """Best-path log-probability: the sum over time steps of the most likely class's log-probability. (N, T, C) -> (N,)."""
+    return log_probabilities.max(dim=2).values.sum(dim=1)
+
+
+def greedy_decode(logits: torch.Tensor, codec: Codec, calibration: Calibration = Calibration()) -> list[Prediction]:
+    """Best-path decoding of (N, T, C) logits, with calibrated confidences."""
+    log_probabilities = torch.log_softmax(logits.float(), dim=2)
     paths = log_probabilities.argmax(dim=2).tolist()
-    confidences = confidence_from(log_probabilities).tolist()
+    confidences = calibration(path_scores(log_probabilities)).tolist()
     return [Prediction(codec.decode_path(path), confidence) for path, confidence in zip(paths, confidences)]
 
 
-def beam_decode(logits: torch.Tensor, codec: Codec, beam_width: int = 8, temperature: float = 1.0) -> list[Prediction]:
-    """CTC prefix beam search over (N, T, C) logits; confidence is the winning text's probability (all its alignments)."""
-    log_probabilities = torch.log_softmax(logits.float() / temperature, dim=2)
-    return [prefix_beam_search(sequence, codec, beam_width) for sequence in log_probabilities]
+def beam_decode(logits: torch.Tensor, codec: Codec, beam_width: int = 8, calibration: Calibration = Calibration()) -> list[Prediction]:
+    """CTC prefix beam search over (N, T, C) logits; confidence maps the winning text's log-probability (all alignments)."""
+    log_probabilities = torch.log_softmax(logits.float(), dim=2)
+    found = [prefix_beam_search(sequence, codec, beam_width) for sequence in log_probabilities]
+    confidences = calibration(torch.tensor([score for _, score in found])).tolist()
+    return [Prediction(text, confidence) for (text, _), confidence in zip(found, confidences)]
 
 
 def log_add(a: float, b: float) -> float:
@@ -53,7 +71,7 @@ def log_add(a: float, b: float) -> float:
     return high + math.log1p(math.exp(low - high))
 
 
-def prefix_beam_search(log_probabilities: torch.Tensor, codec: Codec, beam_width: int) -> Prediction:
+def prefix_beam_search(log_probabilities: torch.Tensor, codec: Codec, beam_width: int) -> tuple[str, float]:
     """One sequence (T, C): keep the `beam_width` likeliest prefixes, each with P(ends in blank), P(ends in its last)."""
     beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -math.inf)}
     candidates_per_step = min(beam_width, log_probabilities.shape[1])
@@ -81,4 +99,4 @@ def prefix_beam_search(log_probabilities: torch.Tensor, codec: Codec, beam_width
         beams = {prefix: (values[0], values[1]) for prefix, values in ranked}
     scores = {prefix: log_add(*values) for prefix, values in beams.items()}
     best = max(scores, key=scores.get)
-    return Prediction(codec.decode(list(best)), math.exp(scores[best]))
+    return codec.decode(list(best)), scores[best]

@@ -13,13 +13,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from recognizer.decoding import beam_decode, confidence_from
+from recognizer.decoding import Calibration, path_scores, prefix_beam_search
 from recognizer.metrics import RecognitionMetrics, edit_counts
 from recognizer.model import STRIDE
 from synthgen.codec import Codec
 from synthgen.stream import WordBatch, images_from_batch
-
-TEMPERATURES = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0, 2.5, 3.0)
 
 
 def ctc_ready(images: torch.Tensor, target_lengths: torch.Tensor) -> torch.Tensor:
@@ -33,34 +31,39 @@ def ctc_ready(images: torch.Tensor, target_lengths: torch.Tensor) -> torch.Tenso
 
 @dataclass
 class Evaluation:
-    """Predictions over a dataset: metrics, confidences at every candidate temperature, the worst errors."""
+    """Predictions over a dataset: metrics, best-path scores (to fit the calibration), the worst errors."""
 
     metrics: RecognitionMetrics = field(default_factory=RecognitionMetrics)
     correct: list[bool] = field(default_factory=list)
-    confidences: dict[float, list[float]] = field(default_factory=lambda: {t: [] for t in TEMPERATURES})
+    scores: list[float] = field(default_factory=list)  # best-path (or beam) log-probabilities
     worst: list[tuple[float, str, str, float, np.ndarray]] = field(default_factory=list)  # (badness, truth, prediction, confidence, image)
+
+    def recalibrate(self, calibration: Calibration) -> None:
+        """Recompute every recorded confidence with another calibration."""
+        confidences = calibration(torch.tensor(self.scores)).tolist()
+        self.metrics.records = [(t, p, c, category) for (t, p, _, category), c in zip(self.metrics.records, confidences)]
 
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, batches: Iterable[WordBatch], codec: Codec, device: torch.device,
-             temperature: float = 1.0, beam: int = 0, keep_worst: int = 0) -> Evaluation:
+             calibration: Calibration = Calibration(), beam: int = 0, keep_worst: int = 0) -> Evaluation:
     """Greedy (or beam) predictions for every batch, accumulated into an Evaluation."""
     was_training = model.training
     model.eval()
     result = Evaluation()
     for batch in batches:
         logits = model(ctc_ready(batch.images, batch.target_lengths).to(device)).float().cpu()
-        log_probabilities = torch.log_softmax(logits / temperature, dim=2)
+        log_probabilities = torch.log_softmax(logits, dim=2)
         if beam > 1:
-            predictions = beam_decode(logits, codec, beam, temperature)
-            texts, confidences = [p.text for p in predictions], [p.confidence for p in predictions]
+            found = [prefix_beam_search(sequence, codec, beam) for sequence in log_probabilities]
+            texts, scores = [text for text, _ in found], torch.tensor([score for _, score in found])
         else:
             texts = [codec.decode_path(path) for path in log_probabilities.argmax(dim=2).tolist()]
-            confidences = confidence_from(log_probabilities).tolist()
+            scores = path_scores(log_probabilities)
+        confidences = calibration(scores).tolist()
         result.metrics.update(batch.texts, texts, confidences, batch.categories)
         result.correct.extend(truth == text for truth, text in zip(batch.texts, texts))
-        for candidate in TEMPERATURES:
-            result.confidences[candidate].extend(confidence_from(torch.log_softmax(logits / candidate, dim=2)).tolist())
+        result.scores.extend(scores.tolist())
         if keep_worst:
             keep_errors(result, batch, texts, confidences, keep_worst)
     model.train(was_training)
@@ -78,13 +81,22 @@ def keep_errors(result: Evaluation, batch: WordBatch, texts: list[str], confiden
     del result.worst[limit:]
 
 
-def fit_temperature(evaluation: Evaluation) -> float:
-    """The candidate temperature whose confidences best match accuracy (lowest expected calibration error)."""
+def fit_calibration(evaluation: Evaluation, iterations: int = 100) -> Calibration:
+    """Platt scaling: the slope and intercept of a logistic fit of right/wrong on the best-path log-probability."""
     correct = np.array(evaluation.correct, dtype=np.float64)
-    if correct.size == 0:
-        return 1.0
-    errors = {t: calibration_error(correct, np.array(values)) for t, values in evaluation.confidences.items()}
-    return min(errors, key=lambda t: (round(errors[t], 4), abs(t - 1.0)))
+    if correct.size < 20 or correct.min() == correct.max():
+        return Calibration()  # nothing to learn from: keep the raw probability
+    scores = np.array(evaluation.scores, dtype=np.float64)
+    center, spread = scores.mean(), max(scores.std(), 1e-6)
+    features = np.stack([(scores - center) / spread, np.ones_like(scores)], axis=1)
+    weights = np.zeros(2)
+    for _ in range(iterations):  # Newton's method on the logistic loss, with a little ridge for stability
+        predicted = 1 / (1 + np.exp(-features @ weights))
+        gradient = features.T @ (predicted - correct) + 1e-3 * weights
+        hessian = features.T @ (features * (predicted * (1 - predicted))[:, None]) + 1e-3 * np.eye(2)
+        weights -= np.linalg.solve(hessian, gradient)
+    slope = weights[0] / spread
+    return Calibration(float(slope), float(weights[1] - slope * center))
 
 
 def calibration_error(correct: np.ndarray, confidence: np.ndarray, bins: int = 10) -> float:

@@ -9,7 +9,7 @@ from pathlib import Path
 from recognizer.config import load_train_config
 from recognizer.data import DiskWords, evaluation_batches
 from recognizer.evaluation import evaluate, write_gallery, write_gallery_png
-from recognizer.trainer import load_checkpoint, train
+from recognizer.trainer import checkpoint_calibration, load_checkpoint, train
 from synthgen.cli import main as synthgen_main
 from synthgen.config import load_config
 from synthgen.datasets import write_json_atomically
@@ -52,7 +52,7 @@ def run_main_job(config_path: str | None, overrides: list[str], out: Path, steps
     model, codec, payload = load_checkpoint(run / "checkpoints" / "last.pt")
     data = DiskWords(dataset, model.config.height, model.config.channels, 400)
     evaluation = evaluate(model, evaluation_batches(data, codec, 64), codec, next(model.parameters()).device,
-                          payload["state"].get("temperature", 1.0), keep_worst=48)
+                          checkpoint_calibration(payload), keep_worst=48)
     summary = evaluation.metrics.summary()
     report = out / "evaluation.json"
     write_json_atomically(report, {**summary, "run": str(run), "dataset": str(dataset),

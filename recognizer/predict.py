@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from recognizer.data import prepare_image
-from recognizer.decoding import Prediction, beam_decode, greedy_decode
+from recognizer.decoding import Calibration, Prediction, beam_decode, greedy_decode
 from recognizer.evaluation import ctc_ready
 from recognizer.metrics import edit_counts
 from synthgen.codec import Codec
@@ -29,7 +29,7 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 @torch.no_grad()
-def predict_images(model: torch.nn.Module, codec: Codec, images: list[np.ndarray], temperature: float = 1.0,
+def predict_images(model: torch.nn.Module, codec: Codec, images: list[np.ndarray], calibration: Calibration = Calibration(),
                    beam: int = 0, max_width: int = 400, batch_size: int = 32) -> list[Prediction]:
     """Text and calibrated confidence for each image (any size; resized to the model's height)."""
     config = model.config
@@ -40,7 +40,7 @@ def predict_images(model: torch.nn.Module, codec: Codec, images: list[np.ndarray
         items = [(position, image, "") for position, image in enumerate(prepared[start : start + batch_size])]
         batch = collate(items, codec)
         logits = model(ctc_ready(batch.images, torch.tensor([0])).to(device)).float().cpu()
-        predictions += beam_decode(logits, codec, beam, temperature) if beam > 1 else greedy_decode(logits, codec, temperature)
+        predictions += beam_decode(logits, codec, beam, calibration) if beam > 1 else greedy_decode(logits, codec, calibration)
     return predictions
 
 

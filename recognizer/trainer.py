@@ -25,7 +25,8 @@ from recognizer.data import (
     synthetic_source,
     synthgen_config,
 )
-from recognizer.evaluation import ctc_ready, evaluate, fit_temperature
+from recognizer.decoding import Calibration
+from recognizer.evaluation import ctc_ready, evaluate, fit_calibration
 from recognizer.model import build_model, model_config, parameter_count
 from recognizer.plots import plot_confidence, plot_training
 from recognizer.runs import append_metrics, new_run, plain, read_metrics, truncate_metrics
@@ -102,7 +103,7 @@ class TrainingState:
     consumed: dict[str, int] = field(default_factory=dict)
     best: float | None = None
     skipped: int = 0  # steps whose loss was not finite (not applied)
-    temperature: float = 1.0  # confidence calibration fitted on validation
+    calibration: list = field(default_factory=lambda: [None, 0.0])  # confidence mapping fitted on validation (slope, intercept)
 
 
 def save_checkpoint(path: Path, model: torch.nn.Module, optimizer, scheduler, state: TrainingState, config: TrainConfig,
@@ -173,19 +174,20 @@ def validation_sets(config: TrainConfig, codec: Codec) -> dict[str, list[WordBat
 
 def validate(model, sets: dict, codec: Codec, device: torch.device, state: TrainingState, run: Path, step: int,
              final: bool) -> dict[str, dict]:
-    """Measure every validation set, refit the confidence temperature on the first, plot, and log the results."""
+    """Measure every validation set, refit the confidence calibration on the first, plot, and log the results."""
     results = {}
     for position, (name, data) in enumerate(sets.items()):
         batches = data if isinstance(data, list) else evaluation_batches(data, codec, 64)
-        evaluation = evaluate(model, batches, codec, device, state.temperature)
+        evaluation = evaluate(model, batches, codec, device)
         if position == 0:
-            state.temperature = fit_temperature(evaluation)
+            state.calibration = fit_calibration(evaluation).as_list()
+        evaluation.recalibrate(Calibration(*state.calibration))
         summary = evaluation.metrics.summary()
         results[name] = {key: value for key, value in summary.items() if key not in ("precision_recall",)}
         results[name]["ece"] = evaluation.metrics.expected_calibration_error()
         if final or position == 0:
             plot_confidence(summary, evaluation.metrics.records, evaluation.metrics.reliability(), run / "plots", name)
-    append_metrics(run, {"kind": "validation", "step": step, "final": final, "temperature": state.temperature, "sets": results})
+    append_metrics(run, {"kind": "validation", "step": step, "final": final, "calibration": state.calibration, "sets": results})
     plot_training(read_metrics(run), run / "plots")
     return results
 
@@ -325,3 +327,9 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tup
     model.load_state_dict(payload["model"])
     model.to(device).eval()
     return model, Codec(Charset(payload["charset"])), payload
+
+
+def checkpoint_calibration(payload: dict) -> Calibration:
+    """The confidence calibration a checkpoint carries (the raw best-path probability when it has none)."""
+    slope, intercept = payload["state"].get("calibration", [None, 0.0])
+    return Calibration(slope, intercept)
