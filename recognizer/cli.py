@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline.add_argument("config", nargs="?", metavar="CONFIG", help="synthgen YAML (default: built-in defaults)")
     pipeline.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
     pipeline.add_argument("--out", default="output/pipeline", help="output folder (default output/pipeline)")
-    pipeline.add_argument("--steps", type=int, default=600, help="training steps of 32 samples (default 600)")
+    pipeline.add_argument("--steps", type=int, default=800, help="training steps of 64 samples (default 800)")
     pipeline.add_argument("--eval-samples", type=int, default=2000, help="samples in the evaluation set (default 2000)")
     pipeline.set_defaults(handler=run_pipeline)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from synthgen.codec import Codec
@@ -48,7 +50,7 @@ class DiskWords(Dataset):
 
     def labels(self) -> list[str]:
         """Every label, for checking them against the codec before training or evaluation."""
-        return [self.reader.raw(position)[1] for position in range(len(self))]
+        return self.reader.labels()
 
 
 class BatchPositions(Sampler):
@@ -112,8 +114,10 @@ def evaluation_batches(dataset: DiskWords, codec: Codec, batch_size: int, worker
 
 
 def prepare_width(dataset: DiskWords, position: int) -> int:
-    """Width of a sample after prepare_image, from its stored size (decoded once; cheap for word crops)."""
-    return dataset[position][1].shape[1]
+    """Width of a sample after prepare_image, from the image file's header (nothing decoded)."""
+    with Image.open(io.BytesIO(dataset.reader.raw(position)[0])) as image:
+        width, height = image.size
+    return min(dataset.max_width, max(1, round(width * dataset.height / height)))
 
 
 @dataclass
@@ -140,6 +144,12 @@ class MixedBatches:
         self.cumulative = np.cumsum(weights / weights.sum())
         self.iterators: dict[str, Iterator[WordBatch]] = {}
         self.stream = new_stream()
+
+    def close(self) -> None:
+        """Let go of every source's iterator, so their worker processes shut down now rather than at exit."""
+        for iterator in self.iterators.values():
+            getattr(iterator, "close", lambda: None)()
+        self.iterators.clear()
 
     def next(self, step: int) -> WordBatch:
         """The batch for this training step."""

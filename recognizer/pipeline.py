@@ -38,8 +38,8 @@ def run_main_job(config_path: str | None, overrides: list[str], out: Path, steps
         manifest = write_dataset(request, WordGenerator(config, seed=1), progress=False)
         print(f"    {dataset}: {manifest['written']} samples, {manifest['images_per_second']} img/s")
 
-    print(f"[7] a short training run: CRNN tiny, {steps} steps of 32 on the online stream (fonts.split=train)")
-    train_overrides = [f"runs_dir={out / 'runs'}", "name=main-job", f"steps={steps}", "data.batch_size=32",
+    print(f"[7] a short training run: CRNN tiny, {steps} steps of 64 on the online stream (fonts.split=train)")
+    train_overrides = [f"runs_dir={out / 'runs'}", "name=main-job", f"steps={steps}", "data.batch_size=64",
                        "data.workers=1", f"validation.every={steps}", "validation.synthetic_samples=512",
                        f"optim.warmup_steps={max(1, steps // 10)}",
                        f"data.synthetic.overrides=[{', '.join(repr(o) for o in overrides)}]"]

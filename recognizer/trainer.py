@@ -264,6 +264,7 @@ def train(config: TrainConfig, resume: Path | None = None, progress: bool = True
         if stop_at is not None and state.step >= stop_at:
             break
     bar.close()
+    data.close()
     if place.world > 1:
         dist.barrier()
     return run

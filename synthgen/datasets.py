@@ -241,6 +241,11 @@ class LmdbReader:
         image, label, _ = self.raw(position)
         return decode_image(image), label
 
+    def labels(self) -> list[str]:
+        """Every label, without reading the images."""
+        with self.open().begin() as transaction:
+            return [bytes(transaction.get(b"label-%09d" % key)).decode("utf-8") for key in range(1, self.count + 1)]
+
 
 class FolderReader:
     """Reads a folder dataset through its labels.tsv (a final line without newline is a write in progress).
@@ -281,6 +286,10 @@ class FolderReader:
     def __getitem__(self, position: int) -> tuple[np.ndarray, str]:
         image, label, _ = self.raw(position)
         return decode_image(image), label
+
+    def labels(self) -> list[str]:
+        """Every label, without reading the images."""
+        return [label for _, label in self.entries]
 
 
 def open_dataset(path: str | Path) -> LmdbReader | FolderReader:
