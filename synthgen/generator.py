@@ -91,12 +91,13 @@ class WordGenerator:
         spacing = float(font_rng.uniform(*render.spacing_range)) if spaced else 0.0
         stroke = 1 if font_rng.random() < render.stroke_rate else 0
         mask = self.font_cache.render(choice.face, drawn.text, spacing * render.glyph_size, stroke)
+        top, bottom = text_rows(mask, *self.font_cache.line_rows(choice.face, stroke))
         neighbors = font_rng.random() < render.neighbor_rate
         if neighbors:
             mask = with_neighbors(mask, self.font_cache.get(choice.face), font_rng, render.glyph_size)
         else:
-            mask = crop_to_ink(mask)
-        mask = scale_mask(mask, choice.size / render.glyph_size)
+            mask = crop_columns(mask)
+        mask = scale_mask(mask[top:bottom], choice.size / render.glyph_size)
         meta = {
             "negative": False,
             "source": drawn.source,
@@ -188,13 +189,17 @@ def masked_mean(image: np.ndarray, mask: np.ndarray | None = None) -> float:
     return sum(cv2.mean(image, mask)[:channels]) / channels
 
 
-def crop_to_ink(mask: np.ndarray) -> np.ndarray:
-    """Columns and rows outside the ink removed (the whole mask when blank)."""
+def text_rows(mask: np.ndarray, cap_row: int, baseline_row: int) -> tuple[int, int]:
+    """Rows to keep: the ink, but never less than cap height to baseline.
+
+    Cropped tightly to its ink, `co` scaled to the model height looks exactly like `CO`; keeping the room
+    a capital would take leaves the x-height visible, so the label's case stays readable.
+    """
     box = ink_box(mask)
     if box is None:
-        return mask
-    top, bottom, left, right = box
-    return mask[top:bottom, left:right]
+        return 0, mask.shape[0]
+    top, bottom = box[0], box[1]
+    return max(0, min(top, cap_row)), min(mask.shape[0], max(bottom, baseline_row))
 
 
 def with_neighbors(mask: np.ndarray, font, rng: np.random.Generator, size: int) -> np.ndarray:
@@ -214,9 +219,7 @@ def with_neighbors(mask: np.ndarray, font, rng: np.random.Generator, size: int) 
                 continue  # a cut stem would read as l, I or |
             space = np.zeros((mask.shape[0], gap), np.uint8)
             pieces = [fragment, space, *pieces] if side == "left" else [*pieces, space, fragment]
-    joined = np.concatenate([fit_height(piece, mask.shape[0]) for piece in pieces], axis=1)
-    rows = np.flatnonzero(mask[:, left:right].max(axis=1) > 0)
-    return joined[rows[0] : rows[-1] + 1] if rows.size else joined
+    return np.concatenate([fit_height(piece, mask.shape[0]) for piece in pieces], axis=1)
 
 
 def reads_as_bar(fragment: np.ndarray) -> bool:

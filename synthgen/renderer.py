@@ -29,6 +29,7 @@ class FontCache:
         self.kerns: OrderedDict[tuple, float] = OrderedDict()
         self.kerned: dict[tuple[str, int], bool] = {}  # whether the face kerns at all
         self.metrics: dict[tuple[str, int], tuple[int, int]] = {}  # (ascent, descent)
+        self.cap_tops: dict[tuple[str, int], int] = {}  # top of a capital relative to the baseline (negative)
 
     def get(self, report: FontReport) -> ImageFont.FreeTypeFont:
         """The face at the glyph size, loaded once while it stays in use."""
@@ -92,6 +93,18 @@ class FontCache:
         if found is None:
             found = self.metrics[key] = self.get(report).getmetrics()
         return found
+
+    def line_rows(self, report: FontReport, stroke: int) -> tuple[int, int]:
+        """(cap-height row, baseline row) on the canvas `render` draws for this face and stroke."""
+        key = (report.path, report.face)
+        cap_top = self.cap_tops.get(key)
+        if cap_top is None:
+            ascent, _ = self.ascent_descent(report)
+            capital = next((c for c in "HIEXT" if c in report.coverage), None)
+            cap_top = int(self.get(report).getbbox(capital, anchor="ls")[1]) if capital else -round(0.7 * ascent)
+            self.cap_tops[key] = cap_top
+        baseline = self.ascent_descent(report)[0] + stroke + 2
+        return baseline + cap_top - stroke, baseline
 
     def render(self, report: FontReport, text: str, spacing: float, stroke: int) -> np.ndarray:
         """The text at the glyph size as a coverage mask, assembled from glyph bitmaps drawn once per face and stroke.

@@ -88,3 +88,18 @@ def test_every_text_sample_has_visible_ink_where_its_text_was_drawn(generator):
 def test_colour_output_has_three_channels(small_config):
     colour = WordGenerator(small_config("render.channels=3"))
     assert colour(3).image.shape[2] == 3
+
+
+def test_lower_case_words_keep_the_room_a_capital_would_take(generator):
+    from synthgen.generator import crop_columns, text_rows
+
+    face = next(f.report for f in generator.fonts.faces if f.report.family == "DejaVu Sans" and f.report.style == "Book")
+    crops = {}
+    for text in ("co", "CO", "xo"):
+        mask = generator.font_cache.render(face, text, 0.0, 0)
+        top, bottom = text_rows(mask, *generator.font_cache.line_rows(face, 0))
+        crops[text] = crop_columns(mask)[top:bottom]
+    assert crops["co"].shape[0] == crops["CO"].shape[0]  # same box height: case is not lost by scaling
+    upper_rows = crops["co"].shape[0] // 4
+    assert crops["co"][:upper_rows].max() == 0 and crops["CO"][:upper_rows].max() > 0
+    assert crops["xo"][:upper_rows].max() == 0

@@ -81,10 +81,12 @@ class TableRules(RangedEffect):
 
     p: float = 0.08
     thickness_range: tuple[float, float] = (0.02, 0.06)
-    margin_range: tuple[float, float] = (0.15, 0.4)  # far enough that a rule never reads as l or |
+    margin_range: tuple[float, float] = (0.15, 0.4)  # gap between the ink and the rules
 
     def __call__(self, mask, rng):
         thickness, margin = uniform(rng, self.thickness_range), uniform(rng, self.margin_range)
-        sides = ("tb", "lr", "tblr", "b", "t", "l", "r")[int(rng.integers(7))]
+        # No lone vertical rules: beside a word, one reads as a | or l however far it stands; joined to
+        # horizontal rules in a closed box it reads as a border.
+        sides = ("tb", "tblr", "b", "t")[int(rng.integers(4))]
         params = {"sides": sides, "thickness": round(thickness, 4), "margin": round(margin, 4)}
         return box(mask, line_thickness(mask, margin), line_thickness(mask, thickness), sides), params
