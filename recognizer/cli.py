@@ -92,27 +92,12 @@ def run_train(arguments: argparse.Namespace) -> int:
 
 def run_eval(arguments: argparse.Namespace) -> int:
     """Evaluate a checkpoint on a dataset and write the report and gallery."""
-    from recognizer.data import DiskWords, evaluation_batches
-    from recognizer.evaluation import evaluate, write_gallery, write_gallery_png
-    from recognizer.trainer import checkpoint_calibration, load_checkpoint
+    from recognizer.report import evaluate_checkpoint
 
-    model, codec, payload = load_checkpoint(arguments.checkpoint)
-    dataset = DiskWords(arguments.data, model.config.height, model.config.channels, 400)
-    codec.check(dataset.labels())
-    calibration = checkpoint_calibration(payload)
-    evaluation = evaluate(model, evaluation_batches(dataset, codec, 64), codec, next(model.parameters()).device,
-                          calibration, arguments.beam, keep_worst=60)
-    summary = evaluation.metrics.summary()
-    summary.update(ece=evaluation.metrics.expected_calibration_error(), reliability=evaluation.metrics.reliability(),
-                   checkpoint=str(arguments.checkpoint), data=str(arguments.data), calibration=calibration.as_list(),
-                   decoding=f"beam {arguments.beam}" if arguments.beam > 1 else "greedy")
     name = Path(arguments.data).resolve().name
     report = Path(arguments.json) if arguments.json else Path(arguments.checkpoint).parent / f"eval-{name}.json"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     gallery = Path(arguments.gallery) if arguments.gallery else report.with_suffix(".html")
-    write_gallery(evaluation, gallery, f"{name} with {Path(arguments.checkpoint).name}")
-    write_gallery_png(evaluation, gallery.with_suffix(".png"))
+    summary = evaluate_checkpoint(Path(arguments.checkpoint), Path(arguments.data), report, gallery, arguments.beam)
     print(f"{name}: {summary['words']} words, accuracy {summary['accuracy']:.3f} exact, "
           f"{summary['accuracy_case_insensitive']:.3f} case-insensitive, {summary['accuracy_ignore_spaces']:.3f} ignoring "
           f"spaces; CER {summary['cer']:.3f} ({summary['cer_case_insensitive']:.3f} case-insensitive); NED {summary['ned']:.3f}")

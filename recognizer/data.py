@@ -13,7 +13,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from synthgen.codec import Codec
-from synthgen.config import Config, load_config
+from synthgen.config import Config
 from synthgen.datasets import decode_image, open_dataset
 from synthgen.seeding import new_stream, reseed
 from synthgen.stream import WORKER_START, SyntheticWords, WordBatch, batches, collate, stream_loader
@@ -38,7 +38,6 @@ class DiskWords(Dataset):
 
     def __init__(self, path: str | Path, height: int, channels: int, max_width: int) -> None:
         self.reader = open_dataset(path)
-        self.path = Path(path)
         self.height, self.channels, self.max_width = height, channels, max_width
 
     def __len__(self) -> int:
@@ -78,21 +77,16 @@ class BatchPositions(Sampler):
             number += 1
 
 
-def collate_disk(items: list[tuple[int, np.ndarray, str, str]], codec: Codec) -> WordBatch:
-    """Disk items to a WordBatch, their categories attached."""
-    batch = collate([(position, image, label) for position, image, label, _ in items], codec)
-    batch.categories = [category for *_, category in items]
-    return batch
-
-
 class CollateWith:
-    """A picklable collate function bound to a codec (DataLoader workers receive it)."""
+    """Disk items to a WordBatch with their categories: a picklable collate bound to a codec (workers receive it)."""
 
     def __init__(self, codec: Codec) -> None:
         self.codec = codec
 
-    def __call__(self, items):
-        return collate_disk(items, self.codec)
+    def __call__(self, items: list[tuple[int, np.ndarray, str, str]]) -> WordBatch:
+        batch = collate([(position, image, label) for position, image, label, _ in items], self.codec)
+        batch.categories = [category for *_, category in items]
+        return batch
 
 
 def disk_batches(dataset: DiskWords, codec: Codec, batch_size: int, seed: int, first: int = 0, workers: int = 0,
@@ -174,8 +168,3 @@ def synthetic_source(config: Config, codec: Codec, batch_size: int, bucket: int,
         return stream
 
     return Source("synthetic", weight, start)
-
-
-def synthgen_config(path: str | None, overrides: tuple[str, ...]) -> Config:
-    """The generator config a training source names."""
-    return load_config(path, list(overrides))

@@ -34,7 +34,6 @@ class Evaluation:
     """Predictions over a dataset: metrics, best-path scores (to fit the calibration), the worst errors."""
 
     metrics: RecognitionMetrics = field(default_factory=RecognitionMetrics)
-    correct: list[bool] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)  # best-path (or beam) log-probabilities
     worst: list[tuple[float, str, str, float, np.ndarray]] = field(default_factory=list)  # (badness, truth, prediction, confidence, image)
 
@@ -62,7 +61,6 @@ def evaluate(model: torch.nn.Module, batches: Iterable[WordBatch], codec: Codec,
             scores = path_scores(log_probabilities)
         confidences = calibration(scores).tolist()
         result.metrics.update(batch.texts, texts, confidences, batch.categories)
-        result.correct.extend(truth == text for truth, text in zip(batch.texts, texts))
         result.scores.extend(scores.tolist())
         if keep_worst:
             keep_errors(result, batch, texts, confidences, keep_worst)
@@ -83,7 +81,7 @@ def keep_errors(result: Evaluation, batch: WordBatch, texts: list[str], confiden
 
 def fit_calibration(evaluation: Evaluation, iterations: int = 100) -> Calibration:
     """Platt scaling: the slope and intercept of a logistic fit of right/wrong on the best-path log-probability."""
-    correct = np.array(evaluation.correct, dtype=np.float64)
+    correct = np.array([truth == text for truth, text, _, _ in evaluation.metrics.records], dtype=np.float64)
     if correct.size < 20 or correct.min() == correct.max():
         return Calibration()  # nothing to learn from: keep the raw probability
     scores = np.array(evaluation.scores, dtype=np.float64)

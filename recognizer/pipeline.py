@@ -7,12 +7,10 @@ import time
 from pathlib import Path
 
 from recognizer.config import load_train_config
-from recognizer.data import DiskWords, evaluation_batches
-from recognizer.evaluation import evaluate, write_gallery, write_gallery_png
-from recognizer.trainer import checkpoint_calibration, load_checkpoint, train
+from recognizer.report import evaluate_checkpoint
+from recognizer.trainer import train
 from synthgen.cli import main as synthgen_main
 from synthgen.config import load_config
-from synthgen.datasets import write_json_atomically
 from synthgen.generator import WordGenerator
 from synthgen.writer import WriteRequest, write_dataset
 
@@ -49,16 +47,8 @@ def run_main_job(config_path: str | None, overrides: list[str], out: Path, steps
     print(f"    run: {run}")
 
     print(f"[8] evaluation of {run.name} on {dataset.name}")
-    model, codec, payload = load_checkpoint(run / "checkpoints" / "last.pt")
-    data = DiskWords(dataset, model.config.height, model.config.channels, 400)
-    evaluation = evaluate(model, evaluation_batches(data, codec, 64), codec, next(model.parameters()).device,
-                          checkpoint_calibration(payload), keep_worst=48)
-    summary = evaluation.metrics.summary()
-    report = out / "evaluation.json"
-    write_json_atomically(report, {**summary, "run": str(run), "dataset": str(dataset),
-                                   "minutes": round((time.monotonic() - started) / 60, 1)})
-    gallery = write_gallery(evaluation, out / "evaluation-errors.html", f"{dataset.name} with {run.name}")
-    write_gallery_png(evaluation, gallery.with_suffix(".png"))
+    report, gallery = out / "evaluation.json", out / "evaluation-errors.html"
+    summary = evaluate_checkpoint(run / "checkpoints" / "last.pt", dataset, report, gallery, worst=48)
     print(f"    accuracy {summary['accuracy']:.3f} exact, {summary['accuracy_case_insensitive']:.3f} case-insensitive; "
           f"CER {summary['cer']:.3f}; negatives' false-positive rate {summary['negative_false_positive_rate'] or 0:.3f}")
     print(f"    report: {report}\n    worst errors: {gallery} (+ .png)\n    plots: {run / 'plots'}")

@@ -23,7 +23,6 @@ from recognizer.data import (
     disk_batches,
     evaluation_batches,
     synthetic_source,
-    synthgen_config,
 )
 from recognizer.decoding import Calibration
 from recognizer.evaluation import ctc_ready, evaluate, fit_calibration
@@ -32,6 +31,7 @@ from recognizer.plots import plot_confidence, plot_training
 from recognizer.runs import append_metrics, new_run, plain, read_metrics, truncate_metrics
 from synthgen.charset import Charset
 from synthgen.codec import Codec
+from synthgen.config import load_config
 from synthgen.errors import ConfigError
 from synthgen.paths import resolve_path
 from synthgen.stream import SyntheticWords, WordBatch
@@ -133,7 +133,7 @@ def training_sources(config: TrainConfig, codec: Codec, place: Distributed) -> l
     """The synthetic stream (training fonts only) and the datasets on disk, as weighted sources."""
     data, sources = config.data, []
     if data.synthetic is not None and data.synthetic.weight > 0:
-        generator_config = synthgen_config(data.synthetic.config, (*data.synthetic.overrides, "fonts.split=train"))
+        generator_config = load_config(data.synthetic.config, [*data.synthetic.overrides, "fonts.split=train"])
         check_charset(generator_config, codec)
         sources.append(synthetic_source(generator_config, codec, data.batch_size, data.bucket_batches, data.workers,
                                         place.rank, place.world, data.synthetic.weight))
@@ -161,7 +161,7 @@ def validation_sets(config: TrainConfig, codec: Codec) -> dict[str, list[WordBat
     sets: dict[str, Any] = {}
     synthetic = config.data.synthetic
     if synthetic is not None and config.validation.synthetic_samples > 0:
-        generator_config = synthgen_config(synthetic.config, (*synthetic.overrides, "fonts.split=heldout"))
+        generator_config = load_config(synthetic.config, [*synthetic.overrides, "fonts.split=heldout"])
         dataset = SyntheticWords(generator_config, batch_size=64, bucket_batches=4, seed=config.validation.seed, codec=codec)
         groups = math.ceil(config.validation.synthetic_samples / dataset.group_size)
         sets["synthetic-heldout-fonts"] = [batch for group in range(groups) for batch in dataset[group]]

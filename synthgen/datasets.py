@@ -302,11 +302,6 @@ def open_dataset(path: str | Path) -> LmdbReader | FolderReader:
     raise DatasetError(f"{path} holds no dataset (neither data.mdb nor {LABELS_FILE})")
 
 
-def dataset_format(path: Path) -> str:
-    """'lmdb' or 'folder'."""
-    return "lmdb" if isinstance(open_dataset(path), LmdbReader) else "folder"
-
-
 def complete_lines(path: Path) -> list[str] | None:
     """The newline-terminated lines of a UTF-8 file (a trailing partial line is a write in progress), or None."""
     if not path.exists():
