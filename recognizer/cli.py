@@ -58,6 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--onnx", required=True, metavar="OUT.onnx")
     export.set_defaults(handler=run_export)
 
+    compare = commands.add_parser("compare", help="the data lab: train every arm with one recipe and budget, score on real sets")
+    compare.add_argument("lab", metavar="LAB.yaml")
+    compare.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                         help="override a lab key, e.g. --set budget=1000")
+    compare.add_argument("--arm", action="append", default=[], metavar="NAME", help="train only this arm (repeatable)")
+    compare.add_argument("--list", action="store_true", help="list arms, seeds, cache keys and status; train nothing")
+    compare.add_argument("--report-only", action="store_true", help="score finished runs and write the report; train nothing")
+    compare.add_argument("--device", choices=("auto", "cpu", "cuda"), help="training device (not part of an arm's identity)")
+    compare.add_argument("--threads", type=int, help="torch threads on CPU")
+    compare.add_argument("--workers", type=int, help="data loader processes per run")
+    compare.set_defaults(handler=run_compare)
+
     runs = commands.add_parser("runs", help="list runs, newest first, with their key metrics")
     runs.add_argument("--dir", default="runs", help="runs folder (default runs)")
     runs.set_defaults(handler=run_runs)
@@ -135,6 +147,25 @@ def run_export(arguments: argparse.Namespace) -> int:
 
     model, _, _ = load_checkpoint(arguments.checkpoint)
     print(f"onnx: {export_onnx(model, arguments.onnx)}")
+    return 0
+
+
+def run_compare(arguments: argparse.Namespace) -> int:
+    """Plan the lab, train what its cache lacks, and print where the report is."""
+    from recognizer.lab import load_lab, plan_lab, run_lab
+
+    lab = load_lab(arguments.lab, arguments.overrides)
+    how = [f"{key}={value}" for key, value in (("device", arguments.device), ("threads", arguments.threads),
+                                                 ("data.workers", arguments.workers)) if value is not None]
+    if arguments.list:
+        for run in plan_lab(lab, how):
+            print(f"{run.arm.name:28} seed {run.seed:<3} {run.key[:10]}  {run.status():8} {run.folder}")
+        return 0
+    summary = run_lab(lab, arguments.arm, how, train_missing=not arguments.report_only)
+    for arm in summary["arms"]:
+        sets = "  ".join(f"{name} {cell['accuracy_case_insensitive']['mean']:.3f}" for name, cell in arm["sets"].items() if cell)
+        print(f"{arm['name']:28} seeds {len(arm['seeds_finished'])}/{len(lab.seeds)}  {sets}")
+    print(f"report: {Path(lab.out) / 'results.md'} (+ results.json, curves.png, disagreements.html)")
     return 0
 
 

@@ -61,11 +61,21 @@ class OptimSection:
 
 
 @dataclass(frozen=True)
+class ValidationStream:
+    """A synthgen config whose held-out fonts make the synthetic validation set (instead of the training stream's)."""
+
+    config: str | None = None  # synthgen YAML (default: built-in defaults)
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ValidationSection:
     """What is measured every `every` steps and at the end."""
 
     every: int = bounded(500, 1, None)
     synthetic_samples: int = bounded(1024, 0, 1000000)  # drawn with fonts held out of training
+    synthetic: ValidationStream | None = None  # default: the training stream's config (data.synthetic)
+    snapshots: bool = False  # keep the weights of every validation as checkpoints/step-NNNNNNN.pt
     seed: int = 1000003  # validation samples are indices of this seed, never the training seed
     datasets: tuple[str, ...] = ()  # labelled real sets (LMDB or folder), e.g. ../shared/data/sroie-dev/words
     best_metric: str = "accuracy_case_insensitive"  # on the synthetic set, or the first dataset when there is none

@@ -36,6 +36,7 @@ class Evaluation:
     metrics: RecognitionMetrics = field(default_factory=RecognitionMetrics)
     scores: list[float] = field(default_factory=list)  # best-path (or beam) log-probabilities
     worst: list[tuple[float, str, str, float, np.ndarray]] = field(default_factory=list)  # (badness, truth, prediction, confidence, image)
+    positions: list[int] = field(default_factory=list)  # each record's sample index or dataset position
 
     def recalibrate(self, calibration: Calibration) -> None:
         """Recompute every recorded confidence with another calibration."""
@@ -62,6 +63,7 @@ def evaluate(model: torch.nn.Module, batches: Iterable[WordBatch], codec: Codec,
         confidences = calibration(scores).tolist()
         result.metrics.update(batch.texts, texts, confidences, batch.categories)
         result.scores.extend(scores.tolist())
+        result.positions.extend(batch.indices)
         if keep_worst:
             keep_errors(result, batch, texts, confidences, keep_worst)
     model.train(was_training)

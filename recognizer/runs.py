@@ -34,8 +34,20 @@ def environment() -> dict[str, Any]:
     }
 
 
-def new_run(runs_dir: Path, name: str, config: Any) -> Path:
-    """Create the next numbered run folder with the resolved config and the environment."""
+def new_run(runs_dir: Path, name: str, config: Any, folder: Path | None = None) -> Path:
+    """Create the next numbered run folder (or exactly `folder`) with the resolved config and the environment."""
+    if folder is not None:
+        folder.mkdir(parents=True)  # an existing folder is never written over
+    run = folder if folder is not None else numbered_folder(runs_dir, name)
+    (run / "checkpoints").mkdir()
+    (run / "plots").mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump(plain(config), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    write_json_atomically(run / "run.json", {"started": time.strftime("%Y-%m-%d %H:%M:%S"), **environment()})
+    return run
+
+
+def numbered_folder(runs_dir: Path, name: str) -> Path:
+    """A new, empty runs_dir/NNNN-name folder with the next free number."""
     runs_dir.mkdir(parents=True, exist_ok=True)
     numbers = [int(match.group(1)) for path in runs_dir.iterdir() if (match := RUN_NAME.match(path.name))]
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
@@ -43,14 +55,9 @@ def new_run(runs_dir: Path, name: str, config: Any) -> Path:
         run = runs_dir / f"{max(numbers, default=0) + 1:04d}-{slug}"
         try:
             run.mkdir()
-            break
+            return run
         except FileExistsError:  # another process took the number
             numbers.append(max(numbers, default=0) + 1)
-    (run / "checkpoints").mkdir()
-    (run / "plots").mkdir()
-    (run / "config.yaml").write_text(yaml.safe_dump(plain(config), sort_keys=False, allow_unicode=True), encoding="utf-8")
-    write_json_atomically(run / "run.json", {"started": time.strftime("%Y-%m-%d %H:%M:%S"), **environment()})
-    return run
 
 
 def plain(config: Any) -> Any:

@@ -108,20 +108,25 @@ class TrainingState:
 
 def save_checkpoint(path: Path, model: torch.nn.Module, optimizer, scheduler, state: TrainingState, config: TrainConfig,
                     codec: Codec) -> None:
-    """Everything needed to rebuild the model and continue, written to a temporary file and renamed."""
+    """Everything needed to rebuild the model and continue (no optimizer when it is None: a weights snapshot)."""
     payload = {
         "version": CHECKPOINT_VERSION,
         "model": unwrap(model).state_dict(),
         "model_config": unwrap(model).config.as_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "state": state.__dict__,
+        "state": dict(state.__dict__),
         "charset": codec.characters,
         "train_config": plain(config),
     }
+    if optimizer is not None:
+        payload.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict())
     temporary = path.with_name(path.name + ".tmp")
     torch.save(payload, temporary)
     os.replace(temporary, path)
+
+
+def snapshot_path(run: Path, step: int) -> Path:
+    """Where the weights of the validation at `step` are kept (validation.snapshots)."""
+    return run / "checkpoints" / f"step-{step:07d}.pt"
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -159,9 +164,10 @@ def check_charset(generator_config, codec: Codec) -> None:
 def validation_sets(config: TrainConfig, codec: Codec) -> dict[str, list[WordBatch] | DiskWords]:
     """The font-disjoint synthetic set (built once, in memory) and the labelled real sets."""
     sets: dict[str, Any] = {}
-    synthetic = config.data.synthetic
+    synthetic = config.validation.synthetic or config.data.synthetic
     if synthetic is not None and config.validation.synthetic_samples > 0:
         generator_config = load_config(synthetic.config, [*synthetic.overrides, "fonts.split=heldout"])
+        check_charset(generator_config, codec)
         dataset = SyntheticWords(generator_config, batch_size=64, bucket_batches=4, seed=config.validation.seed, codec=codec)
         groups = math.ceil(config.validation.synthetic_samples / dataset.group_size)
         sets["synthetic-heldout-fonts"] = [batch for group in range(groups) for batch in dataset[group]]
@@ -192,8 +198,13 @@ def validate(model, sets: dict, codec: Codec, device: torch.device, state: Train
     return results
 
 
-def train(config: TrainConfig, resume: Path | None = None, progress: bool = True, stop_at: int | None = None) -> Path:
-    """Train (or continue) a run; returns its folder. `stop_at` ends after that step as a crash would (for tests)."""
+def train(config: TrainConfig, resume: Path | None = None, progress: bool = True, stop_at: int | None = None,
+          folder: Path | None = None) -> Path:
+    """Train (or continue) a run; returns its folder.
+
+    `folder` creates the run exactly there instead of the next numbered folder of runs_dir; `stop_at` ends
+    after that step as a crash would (for tests).
+    """
     place = join_distributed(config.device)
     device = pick_device(config.device, place)
     if config.threads:
@@ -211,7 +222,7 @@ def train(config: TrainConfig, resume: Path | None = None, progress: bool = True
         if place.main:
             truncate_metrics(resume, state.step)
     elif place.main:
-        run = new_run(Path(config.runs_dir), config.name, config)
+        run = new_run(Path(config.runs_dir), config.name, config, folder)
     if place.world > 1:
         shared = [str(run) if run else None]
         dist.broadcast_object_list(shared, src=0)
@@ -294,6 +305,8 @@ def checkpoint(run, model, optimizer, scheduler, state, config, codec, sets, dev
         if improved:
             state.best = score
         last = run / "checkpoints" / "last.pt"
+        if config.validation.snapshots:
+            save_checkpoint(snapshot_path(run, state.step), model, None, None, state, config, codec)
         save_checkpoint(last, model, optimizer, scheduler, state, config, codec)
         if improved:
             shutil.copyfile(last, last.with_name("best.pt.tmp"))

@@ -29,6 +29,8 @@ class CharsetConfig:
 
 
 FONT_SPLITS = ("all", "train", "heldout")
+FONT_WEIGHTINGS = ("catalog", "uniform")
+AUDIT_MODES = ("enforce", "ignore")
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,13 @@ class FontConfig:
     size_step: int = bounded(4, 1, 512)  # sizes drawn are size_min, size_min + step, ... (the text layer is scaled to it)
     split: str = "all"  # all | train | heldout: font-disjoint training and validation sets
     heldout_share: float = bounded(0.1, 0.0, 0.9)  # share of families (by a stable hash of the name) held out
+    weighting: str = "catalog"  # catalog: popularity weights | uniform: every family alike (tag weights still apply)
+    audit: str = "enforce"  # enforce | ignore: every readable face for every character (an ablation: wrong labels)
 
     def __post_init__(self) -> None:
-        if self.split not in FONT_SPLITS:
-            raise ConfigError(f"fonts.split must be one of {', '.join(FONT_SPLITS)}, got {self.split!r}")
+        for name, allowed in (("split", FONT_SPLITS), ("weighting", FONT_WEIGHTINGS), ("audit", AUDIT_MODES)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"fonts.{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.size_min > self.size_max:
             raise ConfigError(f"fonts.size_min ({self.size_min}) is larger than fonts.size_max ({self.size_max})")
         for tag, weight in self.tag_weights.items():

@@ -50,13 +50,15 @@ class FontSampler:
     def __init__(self, reports: Sequence[FontReport], catalog: FontCatalog, config: FontConfig, charset: Charset):
         self.config = config
         self.charset = charset
-        chosen = [report for report in reports if report.usable and in_split(report.family, config)]
+        trusted = config.audit == "enforce"
+        chosen = [report for report in reports if (report.usable if trusted else readable(report)) and in_split(report.family, config)]
         self.faces = weigh_faces(chosen, catalog, config)
         self.weights = np.array([face.weight for face in self.faces], dtype=np.float64)
         self.columns = {character: column for column, character in enumerate(charset.characters)}
         self.coverage = np.zeros((len(self.faces), len(charset)), dtype=bool)  # (faces, characters)
         for row, face in enumerate(self.faces):
-            self.coverage[row, [self.columns[c] for c in face.report.coverage if c in self.columns]] = True
+            covered = face.report.coverage if trusted else charset.characters
+            self.coverage[row, [self.columns[c] for c in covered if c in self.columns]] = True
         self.faces_drawing = np.ascontiguousarray(self.coverage.T)  # (characters, faces): one row per character
 
     @property
@@ -105,6 +107,11 @@ class FontSampler:
         return FontCoverageError(text, "".join(distinct), "no single usable face draws all of")
 
 
+def readable(report: FontReport) -> bool:
+    """Whether a face could be opened and drawn at all (what remains when the audit's verdict is ignored)."""
+    return "unreadable" not in report.problem_codes()
+
+
 def in_split(family: str, config: FontConfig) -> bool:
     """Whether a family belongs to the configured split: a stable hash of its name puts it in train or heldout."""
     if config.split == "all":
@@ -127,7 +134,7 @@ def weigh_faces(reports: Sequence[FontReport], catalog: FontCatalog, config: Fon
     weighted: list[WeightedFace] = []
     for family, faces in faces_per_family.items():
         entry = entries[family]
-        family_weight = family_share(entry, catalog, families_per_entry) * tag_multiplier(entry, config)
+        family_weight = family_share(entry, catalog, families_per_entry, config) * tag_multiplier(entry, config)
         style_shares = style_probabilities(faces, config)
         for report in faces:
             weight = family_weight * style_shares[style_of(report)]
@@ -136,8 +143,13 @@ def weigh_faces(reports: Sequence[FontReport], catalog: FontCatalog, config: Fon
     return weighted
 
 
-def family_share(entry: CatalogEntry | None, catalog: FontCatalog, families_per_entry: dict[str, set[str]]) -> float:
-    """A family's weight: its entry's weight split over the entry's families, or the floor weight."""
+def family_share(entry: CatalogEntry | None, catalog: FontCatalog, families_per_entry: dict[str, set[str]],
+                 config: FontConfig) -> float:
+    """A family's weight: its entry's weight split over the entry's families, or the floor weight (1 when uniform)."""
+    if entry is not None and entry.weight == 0:
+        return 0.0  # excluded by hand, whatever the weighting
+    if config.weighting == "uniform":
+        return 1.0
     if entry is None or entry.weight is None:
         return catalog.floor_weight
     return entry.weight / len(families_per_entry[entry.name])

@@ -12,9 +12,9 @@ import numpy as np
 from synthgen.backgrounds import BackgroundPool
 from synthgen.charset import Charset
 from synthgen.config import Config
-from synthgen.corpus.mixer import CorpusMixer
+from synthgen.corpus.mixer import CorpusMixer, TextSample
 from synthgen.effects import IMAGE_EFFECTS, TEXT_EFFECTS, AppliedEffect, build_stack
-from synthgen.font_sampler import FontCoverageError, FontSampler, build_font_sampler
+from synthgen.font_sampler import FontChoice, FontCoverageError, FontSampler, build_font_sampler
 from synthgen.paths import resolve_path
 from synthgen.renderer import FontCache, ink_box, ink_columns, render_mask
 from synthgen.seeding import stage_rngs
@@ -74,18 +74,26 @@ class WordGenerator:
         meta.update(background_meta, text_effects=effect_log(text_applied), image_effects=effect_log(image_applied))
         return Sample(image, text, meta), alpha
 
-    def text_mask(self, text_rng: np.random.Generator, font_rng: np.random.Generator) -> tuple[str, np.ndarray, dict]:
-        """Draw a string and a face that covers it, render it, cropped to its ink with neighbours maybe."""
+    def label(self, index: int) -> str:
+        """The label of sample `index` without drawing its image (the same string `self(index).text` holds)."""
+        rngs = stage_rngs(self.seed, index, self.stage_generators)
+        if rngs["text"].random() < self.config.render.negative_rate:
+            return ""
+        return self.choose_text(rngs["text"], rngs["font"])[0].text
+
+    def choose_text(self, text_rng: np.random.Generator, font_rng: np.random.Generator) -> tuple[TextSample, FontChoice]:
+        """Draw a string and a face that covers it (strings no face can draw are counted and redrawn, boundedly)."""
         for _ in range(MAX_TEXT_ATTEMPTS):
             drawn = self.corpus.sample(text_rng)
             try:
-                choice = self.fonts.sample(drawn.text, font_rng)
+                return drawn, self.fonts.sample(drawn.text, font_rng)
             except FontCoverageError as error:
                 self.coverage_failures[error.characters] += 1
-                continue
-            break
-        else:
-            raise GenerationError(f"no face could draw {MAX_TEXT_ATTEMPTS} strings in a row: {dict(self.coverage_failures)}")
+        raise GenerationError(f"no face could draw {MAX_TEXT_ATTEMPTS} strings in a row: {dict(self.coverage_failures)}")
+
+    def text_mask(self, text_rng: np.random.Generator, font_rng: np.random.Generator) -> tuple[str, np.ndarray, dict]:
+        """Draw a string and a face that covers it, render it, cropped to its ink with neighbours maybe."""
+        drawn, choice = self.choose_text(text_rng, font_rng)
         render = self.config.render
         spaced = font_rng.random() < render.spacing_rate
         spacing = float(font_rng.uniform(*render.spacing_range)) if spaced else 0.0

@@ -75,6 +75,20 @@ def test_tag_weights_reweight_groups(reports, charset):
     assert observed["Popular One"] == pytest.approx(1.5 / 13, abs=0.015)
 
 
+def test_uniform_weighting_gives_every_family_the_same_share_before_tag_weights(reports, charset):
+    sampler = FontSampler(reports, CATALOG, FontConfig(weighting="uniform", tag_weights={"thermal": 2.0}), charset)
+    # Five families at 1 (Excluded stays out: weight 0 is a choice made by hand), Receipt doubled by its tag: total 6.
+    observed = frequencies(sampler, "TOTAL")
+    assert observed["Receipt"] == pytest.approx(2 / 6, abs=0.015)
+    assert observed["Popular One"] == pytest.approx(1 / 6, abs=0.015) and "Excluded" not in observed
+
+
+def test_ignoring_the_audit_uses_faces_for_characters_they_lack(reports, charset):
+    sampler = FontSampler(reports, CATALOG, FontConfig(audit="ignore"), charset)
+    chosen = {sampler.sample("total 12", np.random.default_rng(seed)).face.family for seed in range(400)}
+    assert {"Receipt", "Plain Tail", "Broken"} <= chosen  # no lower case, no digits, rejected: all used anyway
+
+
 def test_never_returns_a_face_lacking_a_character(reports, charset):
     sampler = FontSampler(reports, CATALOG, FontConfig(), charset)
     rng = np.random.default_rng(1)

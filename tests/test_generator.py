@@ -64,6 +64,10 @@ def test_images_have_the_model_height_and_labels_stay_in_the_charset(generator):
         assert set(sample.text) <= allowed
 
 
+def test_a_label_without_its_image_is_the_sample_s_label(generator):
+    assert [generator.label(index) for index in range(80)] == [generator(index).text for index in range(80)]
+
+
 def test_the_negative_rate_is_honoured_and_negatives_have_empty_labels(generator):
     samples = [generator(index) for index in range(COUNT)]
     negatives = [sample for sample in samples if sample.meta["negative"]]

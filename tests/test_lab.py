@@ -1,0 +1,101 @@
+"""The data lab: a tiny lab of a synthetic arm and a disk arm end to end, its cache, and bad lab files."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import pytest
+import yaml
+
+from recognizer.cli import main as recognizer_main
+from recognizer.lab import load_lab, plan_lab, run_lab
+from synthgen.config import load_config
+from synthgen.errors import ConfigError
+from synthgen.generator import WordGenerator
+
+
+def foreign_folder(folder, config, first, count):
+    """A dataset as another tool writes it: PNG files and `name<TAB>label` lines, no manifest."""
+    folder.mkdir()
+    generator = WordGenerator(config)
+    lines = []
+    for index in range(first, first + count):
+        sample = generator(index)
+        cv2.imwrite(str(folder / f"{index:05d}.png"), sample.image)
+        lines.append(f"{index:05d}.png\t{sample.text}\n")
+    (folder / "labels.tsv").write_text("".join(lines), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def lab_files(tmp_path_factory, small_config):
+    folder = tmp_path_factory.mktemp("lab")
+    settings = {"fonts": {"system_fonts": False, "font_dirs": [], "audit_cache": small_config().fonts.audit_cache},
+                "corpus": {"max_chars": 10, "sources": {"urls": {"weight": 0}}}}
+    stream = folder / "stream.yaml"
+    stream.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    config = small_config("corpus.max_chars=10", "corpus.sources.urls.weight=0")
+    disk = foreign_folder(folder / "disk", config, 5000, 24)
+    real = foreign_folder(folder / "real", load_config(stream, ["fonts.split=heldout"]), 9000, 12)
+    lab = {
+        "name": "tiny", "out": str(folder / "out"), "budget": 24, "seeds": [0], "curve_points": 3,
+        "recipe_overrides": ["data.batch_size=8", "data.bucket_batches=1", "data.workers=0", "threads=1",
+                             "optim.warmup_steps=1", "log_every=1"],
+        "validation": {"config": str(stream)}, "validation_samples": 8, "real": {"real-crops": str(real)},
+        "arms": [{"name": "stream", "synthetic": str(stream)}, {"name": "disk", "dataset": str(disk)}],
+    }
+    path = folder / "lab.yaml"
+    path.write_text(yaml.safe_dump(lab), encoding="utf-8")
+    return path
+
+
+def test_a_tiny_lab_trains_both_arms_scores_them_and_writes_its_report(lab_files):
+    summary = run_lab(load_lab(lab_files), progress=False)
+    out = lab_files.parent / "out"
+    assert [arm["seeds_finished"] for arm in summary["arms"]] == [[0], [0]]
+    for arm in summary["arms"]:
+        figures = arm["sets"]["real-crops"]["accuracy_case_insensitive"]
+        assert 0.0 <= figures["mean"] <= 1.0 and figures["values"] == [figures["mean"]]
+        curve = arm["seeds"]["0"]["curves"]["real-crops"]
+        assert [samples for samples, _ in curve] == [8, 16, 24]  # a real-set point at every validation
+    assert summary["steps"] == 3 and json.loads((out / "results.json").read_text())["arms"][1]["name"] == "disk"
+    table = (out / "results.md").read_text()
+    assert "| stream |" in table and "| disk |" in table
+    assert (out / "curves.png").stat().st_size > 0 and (out / "disagreements.html").exists()
+
+
+def test_a_cached_arm_is_not_retrained_and_a_changed_arm_is(lab_files, capsys):
+    lab = load_lab(lab_files)
+    run_lab(lab, progress=False)  # both done (by the test above, or now)
+    before = {run.arm.name: (run.folder / "checkpoints" / "last.pt").stat().st_mtime_ns for run in plan_lab(lab)}
+    capsys.readouterr()
+    run_lab(lab, progress=False)
+    assert capsys.readouterr().out.count("cached") == 2
+    changed = load_lab(lab_files, ["arms=[{name: stream, synthetic: " + lab.arms[0].synthetic + ", "
+                                   "overrides: ['render.negative_rate=0.2']}, {name: disk, dataset: " + lab.arms[1].dataset + "}]"])
+    runs = {run.arm.name: run for run in plan_lab(changed)}
+    assert runs["stream"].status() == "new" and runs["disk"].status() == "done"
+    run_lab(changed, progress=False)
+    outcome = capsys.readouterr().out
+    assert "trained" in outcome.split("stream (seed 0)")[1].split("\n")[1] and outcome.count("cached") == 1
+    assert (runs["disk"].folder / "checkpoints" / "last.pt").stat().st_mtime_ns == before["disk"]
+
+
+@pytest.mark.parametrize("override, named", [
+    ("budgett=5", "budgett"),
+    ("arms=[{name: a, synthetic: configs/default.yaml, overides: []}]", "overides"),
+    ("arms=[{name: a, synthetic: configs/default.yaml, overrides: ['render.negativ_rate=0']}]", "negativ_rate"),
+    ("recipe_overrides=['optim.lrr=0.1']", "lrr"),
+    ("arms=[{name: a, dataset: /no/such/folder}]", "/no/such/folder"),
+])
+def test_a_bad_lab_fails_before_any_training_and_names_the_bad_key(lab_files, override, named, capsys):
+    code = recognizer_main(["compare", str(lab_files), "--set", "out=" + str(lab_files.parent / "bad"), "--set", override])
+    error = capsys.readouterr().err
+    assert code == 2 and named in error and len(error.strip().splitlines()) == 1
+    assert not (lab_files.parent / "bad" / "arms").exists()
+
+
+def test_an_arm_is_a_stream_or_a_dataset_never_both(lab_files):
+    with pytest.raises(ConfigError, match="exactly one"):
+        load_lab(lab_files, ["arms=[{name: a, synthetic: x.yaml, dataset: y}]"])
