@@ -93,6 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", required=True, help="new dataset folder")
     merge.set_defaults(handler=run_merge)
 
+    profile = commands.add_parser("profile", help="statistics of real crops against a config's samples, largest gap first")
+    profile.add_argument("real", metavar="REAL", help="LMDB or folder dataset, or a folder of crop images (unlabelled)")
+    profile.add_argument("--against", metavar="CONFIG", help="synthgen YAML whose samples to compare (default: none)")
+    profile.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                         help="override a value of the --against config")
+    profile.add_argument("-n", type=int, default=2000, help="synthetic samples to measure (default 2000)")
+    profile.add_argument("--limit", type=int, default=5000, help="real crops to measure at most, spread evenly (default 5000)")
+    profile.add_argument("--seed", type=int, default=None, help="run seed of the samples (default: the config's seed)")
+    profile.add_argument("--out", required=True, help="folder for profile.json and profile.png")
+    profile.set_defaults(handler=run_profile)
+
     show = commands.add_parser("config", help="print the resolved configuration as JSON")
     add_config_arguments(show, positional=True)
     show.set_defaults(handler=run_show_config)
@@ -292,6 +303,21 @@ def run_merge(arguments: argparse.Namespace) -> int:
     manifest = merge_datasets([Path(path) for path in arguments.inputs], Path(arguments.out))
     gaps = " (the shards leave gaps in the index range)" if manifest["has_gaps"] else ""
     print(f"merged {len(arguments.inputs)} shards, {manifest['written']} samples, into {arguments.out}{gaps}")
+    return 0
+
+
+def run_profile(arguments: argparse.Namespace) -> int:
+    """Profile real crops (against a config's samples) and print the ranked differences."""
+    from synthgen.profile_report import profile, ranking_lines
+
+    real = resolve_path(arguments.real)
+    config = load_config(arguments.against, arguments.overrides) if arguments.against or arguments.overrides else None
+    seed = (config.seed if config else 0) if arguments.seed is None else arguments.seed
+    result = profile(real, config, positive(arguments.n, "-n"), positive(arguments.limit, "--limit"), seed, Path(arguments.out))
+    side = f" against {arguments.against or 'the built-in defaults'} ({arguments.n} samples)" if config else ""
+    print(f"profile of {real}{side}; distance = earth mover's distance over the real spread, largest first:")
+    print("\n".join(ranking_lines(result["statistics"])))
+    print(f"figures: {Path(arguments.out) / 'profile.json'}\nhistograms: {Path(arguments.out) / 'profile.png'}")
     return 0
 
 
