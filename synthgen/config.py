@@ -29,6 +29,7 @@ class CharsetConfig:
 
 
 FONT_SPLITS = ("all", "train", "heldout")
+INK_KINDS = ("black", "grey", "blue", "red")  # toner and thermal black, faded print, ballpoint, dot-matrix and stamps
 FONT_WEIGHTINGS = ("catalog", "uniform")
 AUDIT_MODES = ("enforce", "ignore")
 
@@ -125,6 +126,14 @@ class CodesConfig:
 
 
 @dataclass(frozen=True)
+class FieldsConfig:
+    """Field labels and lone marks printed as words of their own (`TOTAL`, `Qty`, `Date:`, `:`, `@`, `1`)."""
+
+    weight: float = source_weight(0.12)
+    vocabularies: tuple[str, ...] = ("corpora/fields/receipt.tsv", "corpora/fields/forms.tsv")  # weight<TAB>token lines
+
+
+@dataclass(frozen=True)
 class EntitiesConfig:
     """Person and company names, street addresses, cities."""
 
@@ -143,6 +152,23 @@ class SourcesConfig:
     urls: UrlsConfig = field(default_factory=UrlsConfig)
     codes: CodesConfig = field(default_factory=CodesConfig)
     entities: EntitiesConfig = field(default_factory=EntitiesConfig)
+    fields: FieldsConfig = field(default_factory=FieldsConfig)
+
+
+@dataclass(frozen=True)
+class ShapeConfig:
+    """What a crop holds, by weight: a phrase as drawn, one token of it (as word detectors cut), or a text line."""
+
+    phrase: float = bounded(0.25, 0.0, None)
+    word: float = bounded(0.6, 0.0, None)
+    line: float = bounded(0.15, 0.0, None)
+    line_chars: tuple[int, ...] = (12, 56)  # length range of line labels (phrases joined by spaces)
+
+    def __post_init__(self) -> None:
+        if self.phrase + self.word + self.line <= 0:
+            raise ConfigError("corpus.shape: at least one of phrase, word, line needs a positive weight")
+        if len(self.line_chars) != 2 or not 1 <= self.line_chars[0] <= self.line_chars[1]:
+            raise ConfigError(f"corpus.shape.line_chars must be [low, high] with 1 <= low <= high, got {list(self.line_chars)!r}")
 
 
 @dataclass(frozen=True)
@@ -161,6 +187,8 @@ class CorpusConfig:
     max_words: int = bounded(3, 1, 20)
     max_chars: int = bounded(25, 1, 200)  # keep consistent with the recognizer's input width
     max_attempts: int = bounded(100, 1, 100000)  # rejected draws per string before CorpusExhaustedError
+    upper_rate: float = bounded(0.1, 0.0, 1.0)  # labels printed in capitals whatever their source (receipts shout)
+    shape: ShapeConfig = field(default_factory=ShapeConfig)
     sources: SourcesConfig = field(default_factory=SourcesConfig)
     balance: BalanceConfig = field(default_factory=BalanceConfig)
 
@@ -170,27 +198,35 @@ class RenderConfig:
     """How a string becomes a word image."""
 
     height: int = bounded(32, 8, 256)  # model input height; output keeps the aspect ratio
-    max_width: int = bounded(400, 16, 4096)  # wider images are squeezed to this width
+    max_width: int = bounded(800, 16, 4096)  # wider images are squeezed to this width (lines of 56 characters fit)
     channels: int = bounded(1, 1, 3)  # 1 grayscale, 3 colour
-    inverted_rate: float = bounded(0.08, 0.0, 1.0)  # light text on a dark background
+    inverted_rate: float = bounded(0.03, 0.0, 1.0)  # light text on a dark background
     spacing_rate: float = bounded(0.25, 0.0, 1.0)  # share of words drawn with extra letter spacing
     spacing_range: tuple[float, ...] = (-0.02, 0.15)  # extra space between characters, fraction of the size
     stroke_rate: float = bounded(0.05, 0.0, 1.0)  # faux bold by stroking the outline
-    margin_range: tuple[float, ...] = (0.03, 0.3)  # space around the text, fraction of the text height
+    margin_range: tuple[float, ...] = (0.05, 0.4)  # space around the text, fraction of the text height
     min_contrast: float = bounded(90.0, 10.0, 255.0)  # grey levels between ink and background
     min_final_contrast: float = bounded(45.0, 0.0, 255.0)  # grey levels between ink and paper after all effects
     negative_rate: float = bounded(0.03, 0.0, 1.0)  # samples with clutter but no text (label "")
     neighbor_rate: float = bounded(0.05, 0.0, 1.0)  # fragments of neighbouring words cut at the crop edges
+    line_fragment_rate: float = bounded(0.15, 0.0, 1.0)  # the bottom of the line above / top of the line below at the edge
+    ink_weights: dict[str, float] = field(default_factory=lambda: {"black": 0.55, "grey": 0.3, "blue": 0.1, "red": 0.05})
+    ink_density_range: tuple[float, ...] = (1.2, 2.2)  # gain on the anti-aliased text layer: >1 fills stroke cores
     glyph_size: int = bounded(32, 8, 256)  # pixels per em every face is drawn at before scaling to the drawn size
     max_font_cache: int = bounded(512, 8, 100000)  # open faces kept (about 100 kB each)
 
     def __post_init__(self) -> None:
-        for name in ("spacing_range", "margin_range"):
+        for name in ("spacing_range", "margin_range", "ink_density_range"):
             value = getattr(self, name)
             if len(value) != 2 or value[0] > value[1]:
                 raise ConfigError(f"render.{name} must be [low, high] with low <= high, got {list(value)!r}")
         if self.channels == 2:
             raise ConfigError("render.channels must be 1 (grayscale) or 3 (colour), got 2")
+        unknown = sorted(set(self.ink_weights) - set(INK_KINDS))
+        if unknown:
+            raise ConfigError(f"render.ink_weights: unknown ink {unknown[0]!r}; known: {', '.join(INK_KINDS)}")
+        if any(weight < 0 for weight in self.ink_weights.values()) or sum(self.ink_weights.values()) <= 0:
+            raise ConfigError(f"render.ink_weights must be >= 0 with a positive total, got {self.ink_weights!r}")
 
 
 @dataclass(frozen=True)
@@ -199,8 +235,8 @@ class BackgroundConfig:
 
     folder: str = "backgrounds"
     texture_weights: dict[str, float] = field(
-        default_factory=lambda: {"flat": 4.0, "paper": 3.0, "gradient": 1.0, "wood": 0.5, "marble": 0.5,
-                                 "granite": 0.4, "fabric": 0.4}
+        default_factory=lambda: {"flat": 8.0, "paper": 3.0, "gradient": 0.5, "wood": 0.2, "marble": 0.2,
+                                 "granite": 0.1, "fabric": 0.1}  # documents are mostly plain white paper
     )
     variants: int = bounded(4, 1, 64)  # textures made per kind at start-up
     user_image_weight: float = bounded(1.0, 0.0, None)

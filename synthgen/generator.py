@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ import numpy as np
 from synthgen.backgrounds import BackgroundPool
 from synthgen.charset import Charset
 from synthgen.config import Config
+from synthgen.corpus.choices import pick_weighted
 from synthgen.corpus.mixer import CorpusMixer, TextSample
 from synthgen.effects import IMAGE_EFFECTS, TEXT_EFFECTS, AppliedEffect, build_stack
 from synthgen.font_sampler import FontChoice, FontCoverageError, FontSampler, build_font_sampler
@@ -52,6 +54,8 @@ class WordGenerator:
         self.font_cache = FontCache(config.render.max_font_cache, config.render.glyph_size)
         self.coverage_failures: Counter = Counter()
         self.stage_generators = stage_rngs(self.seed, 0)  # re-seeded for every sample: one generator object per stage
+        self.inks = tuple(config.render.ink_weights)
+        self.ink_cumulative = np.cumsum(list(config.render.ink_weights.values()), dtype=np.float64)
 
     def __call__(self, index: int) -> Sample:
         """Sample `index` of this generator's run."""
@@ -66,7 +70,7 @@ class WordGenerator:
         else:
             text, mask, meta = self.text_mask(rngs["text"], rngs["font"])
         mask, text_applied = self.text_effects(mask, rngs["text_effects"])
-        image, alpha, background_meta = self.composite(mask, rngs["background"])
+        image, alpha, background_meta = self.composite(mask, rngs["background"], meta.get("line_fragments", ()))
         image, image_applied = self.image_effects(image, rngs["image_effects"])
         if text:
             image, stretched = ensure_contrast(image, alpha, self.config.render.min_final_contrast)
@@ -105,7 +109,12 @@ class WordGenerator:
             mask = with_neighbors(mask, self.font_cache.get(choice.face), font_rng, render.glyph_size)
         else:
             mask = crop_columns(mask)
-        mask = scale_mask(mask[top:bottom], choice.size / render.glyph_size)
+        mask, fragments = mask[top:bottom], ()
+        if font_rng.random() < render.line_fragment_rate:
+            fragments = (("top",), ("bottom",), ("top", "bottom"))[int(font_rng.integers(3))]
+            filler = " ".join(NEIGHBOR_WORDS[int(i)] for i in font_rng.integers(len(NEIGHBOR_WORDS), size=8))
+            mask = with_line_fragments(mask, self.font_cache.render(choice.face, filler, 0.0, stroke), fragments, font_rng)
+        mask = scale_mask(mask, choice.size / render.glyph_size)
         meta = {
             "negative": False,
             "source": drawn.source,
@@ -116,6 +125,7 @@ class WordGenerator:
             "spacing": round(spacing * choice.size, 2),
             "stroke": stroke,
             "neighbors": neighbors,
+            "line_fragments": list(fragments),
         }
         return drawn.text, mask, meta
 
@@ -123,25 +133,31 @@ class WordGenerator:
         """Clutter a text detector would fire on, with no legible character."""
         return draw_clutter(rng, height=int(rng.integers(28, 64)), width=int(rng.integers(40, 320)))
 
-    def composite(self, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
+    def composite(self, mask: np.ndarray, rng: np.random.Generator, flush: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray, dict]:
         """Ink on a background at model height (grey or colour as configured), and the ink coverage used.
 
-        The text layer gets its margins and is scaled to the model height first, so the blend runs on the
-        final, smaller image; the background is cropped at the scale it would have had before that resize.
+        The text layer gets its margins (none at a `flush` side: "top"/"bottom", where a fragment of another line
+        is cut by the crop edge) and is scaled to the model height first, so the blend runs on the final, smaller
+        image; the background is cropped at the scale it would have had before that resize.
         """
         render = self.config.render
         height = mask.shape[0]
         margins = [int(round(margin * height)) for margin in rng.uniform(*render.margin_range, size=4)]
+        for position, side in enumerate(("top", "bottom")):
+            if side in flush:
+                margins[position] = 0
         framed = cv2.copyMakeBorder(mask, *margins, cv2.BORDER_CONSTANT, value=0)
         alpha = self.resize(framed).astype(np.float32)
-        alpha *= np.float32(1 / 255)
+        density = float(rng.uniform(*render.ink_density_range))  # > 1 saturates stroke cores as real print and scans do
+        alpha *= np.float32(density / 255)
+        np.minimum(alpha, 1.0, out=alpha)
         grey = render.channels == 1
         texture_scale = framed.shape[0] / render.height
         background, kind = self.backgrounds.crop(*alpha.shape, rng, grey=grey, texture_scale=texture_scale)
         inverted = rng.random() < render.inverted_rate
         if inverted:
             background = 255 - background
-        ink = ink_colour(background, render.min_contrast, rng)
+        ink = ink_colour(background, render.min_contrast, rng, self.inks, self.ink_cumulative)
         if grey:
             plain = background.astype(np.float32)
             ink = np.float32([ink @ GREY_WEIGHTS])
@@ -151,7 +167,8 @@ class WordGenerator:
             ink = ink[::-1]
             image = plain + (ink - plain) * alpha[..., None]
         image = np.clip(image, 0, 255).astype(np.uint8)
-        return image, alpha, {"background": kind, "inverted": inverted, "ink": [int(v) for v in ink]}
+        return image, alpha, {"background": kind, "inverted": inverted, "ink": [int(v) for v in ink],
+                              "ink_density": round(density, 2)}
 
     def resize(self, image: np.ndarray) -> np.ndarray:
         """To the model height keeping the aspect ratio, squeezed to max_width if wider."""
@@ -230,6 +247,37 @@ def with_neighbors(mask: np.ndarray, font, rng: np.random.Generator, size: int) 
     return np.concatenate([fit_height(piece, mask.shape[0]) for piece in pieces], axis=1)
 
 
+def with_line_fragments(mask: np.ndarray, other: np.ndarray, sides: Sequence[str], rng: np.random.Generator) -> np.ndarray:
+    """The text with the bottom of the line above and/or the top of the line below, as a detector's crop cuts them.
+
+    At most 22% of the text height of the other line shows, under a gap of 10-35%: descenders and the feet of
+    letters above, the tops of capitals and ascenders below; the label stays the main text.
+    """
+    rows = np.flatnonzero(other.max(axis=1) > 0)
+    if rows.size == 0:
+        return mask
+    other = other[rows[0] : rows[-1] + 1]
+    height, width = mask.shape
+    pieces = [mask]
+    for side in sides:
+        show = max(1, round(height * rng.uniform(0.08, 0.22)))
+        gap = np.zeros((max(1, round(height * rng.uniform(0.1, 0.35))), width), np.uint8)
+        part = window(other[-show:] if side == "top" else other[:show], width, rng)
+        pieces = [part, gap, *pieces] if side == "top" else [*pieces, gap, part]
+    return np.vstack(pieces)
+
+
+def window(strip: np.ndarray, width: int, rng: np.random.Generator) -> np.ndarray:
+    """A `width`-wide piece of a strip at a random offset (zero-padded when the strip is narrower)."""
+    if strip.shape[1] >= width:
+        start = int(rng.integers(0, strip.shape[1] - width + 1))
+        return strip[:, start : start + width]
+    placed = np.zeros((strip.shape[0], width), np.uint8)
+    start = int(rng.integers(0, width - strip.shape[1] + 1))
+    placed[:, start : start + strip.shape[1]] = strip
+    return placed
+
+
 def reads_as_bar(fragment: np.ndarray) -> bool:
     """Whether a sliver holds a column inked over most of its inked height: a vertical bar."""
     inked_rows = np.flatnonzero(fragment.max(axis=1) > 127)
@@ -254,45 +302,51 @@ def fit_height(piece: np.ndarray, height: int) -> np.ndarray:
     return cv2.copyMakeBorder(piece, 0, height - piece.shape[0], 0, 0, cv2.BORDER_CONSTANT, value=0)
 
 
-def ink_colour(background: np.ndarray, min_contrast: float, rng: np.random.Generator) -> np.ndarray:
-    """A BGR ink at least min_contrast grey levels from the background's mean: dark on light, light on dark."""
+def ink_colour(background: np.ndarray, min_contrast: float, rng: np.random.Generator, inks: tuple[str, ...],
+               cumulative: np.ndarray) -> np.ndarray:
+    """A BGR ink at least min_contrast grey levels from the background's mean: an ink kind drawn by weight on
+    light paper (black, faded grey, ballpoint blue, dot-matrix or stamp red), a light grey on dark grounds."""
     level = masked_mean(background)
-    if level >= 128:
-        grey = rng.uniform(0, max(0.0, level - min_contrast))
+    if level < 128:
+        return np.float32([rng.uniform(min(255.0, level + min_contrast), 255)] * 3)
+    kind = pick_weighted(rng, inks, cumulative)
+    if kind == "black":
+        colour = np.float32([rng.uniform(0, 55)] * 3)
+    elif kind == "grey":
+        colour = np.float32([rng.uniform(55, max(55.0, level - min_contrast))] * 3)
+    elif kind == "blue":
+        colour = np.float32([rng.uniform(110, 200), rng.uniform(20, 90), rng.uniform(0, 60)])
     else:
-        grey = rng.uniform(min(255.0, level + min_contrast), 255)
-    tint = rng.normal(0, 18, size=3) if rng.random() < 0.3 else (0.0, 0.0, 0.0)
-    return np.float32([min(255.0, max(0.0, grey + float(part))) for part in tint])
+        colour = np.float32([rng.uniform(70, 150), rng.uniform(20, 90), rng.uniform(150, 235)])
+    luminance = float(colour @ GREY_WEIGHTS)
+    if level - luminance < min_contrast:  # too pale on this paper: darken, keeping the hue
+        colour *= max(0.0, level - min_contrast) / max(luminance, 1.0)
+    return colour
 
 
 def draw_clutter(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """Lines, borders, stains, partial strokes and barcode-like bars on an empty mask."""
+    """What a detector fires on that holds no character: blank paper, soft stains, solid blocks and shading.
+
+    Nothing small or thin is drawn (no dots, dashes, rules, strokes or bars): a negative must never hold a
+    shape the charset can name, or the recognizer learns to read a lone `:` or `-` as nothing.
+    """
     mask = np.zeros((height, width), np.uint8)
-    for _ in range(int(rng.integers(1, 4))):
-        kind = int(rng.integers(5))
-        thickness = int(rng.integers(1, 4))
-        if kind == 0:  # a rule across the crop
-            row = int(rng.integers(0, height))
-            cv2.line(mask, (0, row), (width - 1, row + int(rng.integers(-3, 4))), 255, thickness)
-        elif kind == 1:  # a border
-            cv2.rectangle(mask, (0, 0), (width - 1, height - 1), 255, thickness)
-        elif kind == 2:  # a stain
-            centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
-            axes = (int(rng.integers(4, max(5, width // 3))), int(rng.integers(3, max(4, height // 2))))
-            cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, int(rng.integers(40, 110)), -1)
-        elif kind == 3:  # a partial stroke, as of a glyph cut by the crop edge
-            start = (int(rng.integers(0, width)), int(rng.integers(0, height)))
-            axes = (int(rng.integers(3, 12)), int(rng.integers(3, 12)))
-            cv2.ellipse(mask, start, axes, 0, float(rng.uniform(0, 360)), float(rng.uniform(40, 120)), 255, thickness)
-        else:  # barcode-like bars
-            x = int(rng.integers(0, max(1, width // 2)))
-            for _ in range(int(rng.integers(8, 30))):
-                bar = int(rng.integers(1, 4))
-                mask[:, x : x + bar] = 255
-                x += bar + int(rng.integers(1, 4))
-                if x >= width:
-                    break
-    return cv2.GaussianBlur(mask, (3, 3), 0)
+    kind = int(rng.integers(4))
+    if kind == 1:  # a soft stain or smudge, larger than a character
+        centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+        axes = (int(rng.integers(height, max(height + 1, width))), int(rng.integers(height // 2, height + 1)))
+        cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, int(rng.integers(25, 70)), -1)
+        mask = cv2.GaussianBlur(mask, (0, 0), height / 4)
+    elif kind == 2:  # a solid block from an edge: part of a logo, a photo or a filled cell
+        if rng.random() < 0.5:
+            start = int(rng.integers(0, width // 2))
+            mask[:, start : start + int(rng.integers(height, max(height + 1, width - start + 1)))] = 255
+        else:
+            mask[int(rng.integers(0, height // 3)) :, :] = int(rng.integers(120, 256))
+    elif kind == 3:  # shading: a smooth ramp of tone across the crop
+        ramp = np.linspace(0, float(rng.uniform(30, 90)), width, dtype=np.float32)
+        mask[:] = (ramp if rng.random() < 0.5 else ramp[::-1]).astype(np.uint8)
+    return mask  # kind 0: blank paper (texture and image effects still apply)
 
 
 def effect_log(applied: list[AppliedEffect]) -> list[dict[str, Any]]:

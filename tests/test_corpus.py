@@ -22,7 +22,7 @@ from synthgen.corpus.web_addresses import WebAddresses
 from synthgen.text_normalization import normalize_text
 
 DRAWS = 3000
-UNBALANCED = load_config(None, ["corpus.balance.enabled=false"]).corpus
+UNBALANCED = load_config(None, ["corpus.balance.enabled=false", "corpus.shape.word=0", "corpus.shape.line=0"]).corpus
 
 
 def rngs(count, seed=0):
@@ -104,6 +104,44 @@ def test_source_weights_are_honoured(unbalanced_mixer):
         assert drawn[name] / 20000 == pytest.approx(weight / total, abs=0.012), name
 
 
+@pytest.fixture(scope="module")
+def shaped_mixers(charset):
+    """One mixer per crop shape, from the default text mix."""
+    def mixer(phrase, word, line, *extra):
+        overrides = [f"corpus.shape.phrase={phrase}", f"corpus.shape.word={word}", f"corpus.shape.line={line}", *extra]
+        return CorpusMixer(load_config(None, overrides).corpus, charset)
+    return {"word": mixer(0, 1, 0, "corpus.upper_rate=0"), "line": mixer(0, 0, 1), "upper": mixer(1, 0, 0, "corpus.upper_rate=1")}
+
+
+def test_word_crops_hold_one_token_and_are_short(shaped_mixers):
+    texts = [shaped_mixers["word"].sample(rng).text for rng in rngs(DRAWS, seed=3)]
+    assert all(" " not in text and text for text in texts)
+    assert np.median([len(text) for text in texts]) <= 6
+    assert Counter(texts)[":"] >= 5  # lone marks come from the field labels, as on receipts
+
+
+def test_lines_join_phrases_up_to_the_line_length(shaped_mixers, charset):
+    low, high = load_config().corpus.shape.line_chars
+    samples = [shaped_mixers["line"].sample(rng) for rng in rngs(DRAWS, seed=4)]
+    lengths = [len(sample.text) for sample in samples]
+    assert max(lengths) <= high and np.mean([length >= 26 for length in lengths]) > 0.3
+    assert all(sample.source == "lines" and set(sample.text) <= set(charset.characters) for sample in samples)
+    assert all("  " not in sample.text and sample.text == sample.text.strip() for sample in samples)
+
+
+def test_the_upper_rate_prints_labels_in_capitals(shaped_mixers):
+    texts = [shaped_mixers["upper"].sample(rng).text for rng in rngs(500, seed=5)]
+    assert sum(text == text.upper() for text in texts) == len(texts)
+
+
+def test_a_bad_field_vocabulary_names_the_line(tmp_path, charset):
+    vocabulary = tmp_path / "fields.tsv"
+    vocabulary.write_text("3\tTOTAL\nlots\tQty\n", encoding="utf-8")
+    config = load_config(None, [f"corpus.sources.fields.vocabularies=[{vocabulary}]"]).corpus
+    with pytest.raises(CorpusInputError, match=r"fields.tsv:2"):
+        CorpusMixer(config, charset)
+
+
 def test_every_string_is_in_the_charset_and_within_the_length(unbalanced_mixer, charset):
     for rng in rngs(DRAWS, seed=2):
         text = unbalanced_mixer.sample(rng).text
@@ -124,11 +162,12 @@ def test_out_of_charset_text_is_rejected_and_counted_never_altered(tmp_path, cha
     folder = tmp_path / "books"
     folder.mkdir()
     (folder / "book.txt").write_text("café naïve “quoted” text – dash ﬁne\n" * 50, encoding="utf-8")
-    corpus = replace(UNBALANCED, max_words=1, sources=replace(
+    corpus = replace(UNBALANCED, max_words=1, upper_rate=0.0, sources=replace(
         UNBALANCED.sources, books=replace(UNBALANCED.sources.books, text_dir=str(folder)),
         upc=replace(UNBALANCED.sources.upc, weight=0), dates=replace(UNBALANCED.sources.dates, weight=0),
         prices=replace(UNBALANCED.sources.prices, weight=0), urls=replace(UNBALANCED.sources.urls, weight=0),
-        codes=replace(UNBALANCED.sources.codes, weight=0), entities=replace(UNBALANCED.sources.entities, weight=0)))
+        codes=replace(UNBALANCED.sources.codes, weight=0), entities=replace(UNBALANCED.sources.entities, weight=0),
+        fields=replace(UNBALANCED.sources.fields, weight=0)))
     mixer = CorpusMixer(corpus, charset)
     texts = {mixer.sample(rng).text for rng in rngs(400)}
     assert texts == {'"quoted"', "text", "-", "dash", "fine"}  # normalized by the table, never by guessing

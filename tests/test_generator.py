@@ -6,6 +6,7 @@ import hashlib
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 
@@ -60,7 +61,7 @@ def test_images_have_the_model_height_and_labels_stay_in_the_charset(generator):
     for index in range(COUNT):
         sample = generator(index)
         assert sample.image.dtype == np.uint8 and sample.image.shape[0] == 32
-        assert 1 <= sample.image.shape[1] <= 400
+        assert 1 <= sample.image.shape[1] <= generator.config.render.max_width
         assert set(sample.text) <= allowed
 
 
@@ -107,3 +108,45 @@ def test_lower_case_words_keep_the_room_a_capital_would_take(generator):
     upper_rows = crops["co"].shape[0] // 4
     assert crops["co"][:upper_rows].max() == 0 and crops["CO"][:upper_rows].max() > 0
     assert crops["xo"][:upper_rows].max() == 0
+
+
+def test_negatives_never_hold_a_shape_the_charset_could_name():
+    from synthgen.generator import draw_clutter
+
+    for seed in range(300):
+        rng = np.random.default_rng(seed)
+        height, width = int(rng.integers(28, 64)), int(rng.integers(40, 320))
+        mask = draw_clutter(rng, height, width)
+        count, _, stats, _ = cv2.connectedComponentsWithStats((mask > 0).astype(np.uint8))
+        for left, top, box_width, box_height, _ in stats[1:count]:
+            # no dot, dash, rule, stroke or bar: every mark is at least half the crop high and as wide
+            assert box_height >= height // 2 and box_width >= height // 2, (seed, box_width, box_height)
+
+
+def test_line_fragments_sit_at_the_crop_edge_and_leave_the_text_alone():
+    from synthgen.generator import with_line_fragments
+
+    text = np.zeros((20, 60), np.uint8)
+    text[2:18, 5:55] = 255
+    other = np.zeros((24, 200), np.uint8)
+    other[3:21, ::3] = 255
+    framed = with_line_fragments(text, other, ("top", "bottom"), np.random.default_rng(0))
+    inked = np.flatnonzero(framed.max(axis=1))
+    assert inked[0] == 0 and inked[-1] == framed.shape[0] - 1  # fragments touch both edges
+    start = next(row for row in range(framed.shape[0]) if np.array_equal(framed[row : row + 20], text))
+    assert framed[:start].max(axis=1).tolist().count(0) >= 2  # a gap of paper between fragment and text
+    assert start <= round(0.22 * 20) + round(0.35 * 20)  # at most a fifth of the other line shows, above a gap
+
+
+@pytest.mark.parametrize("ink", ["black", "grey", "blue", "red"])
+def test_every_ink_keeps_its_distance_from_the_paper(ink):
+    from synthgen.generator import GREY_WEIGHTS, ink_colour
+
+    for seed in range(100):
+        paper = np.full((8, 8, 3), 150 + seed, np.uint8)
+        colour = ink_colour(paper, 90, np.random.default_rng(seed), (ink,), np.array([1.0]))
+        assert 150 + seed - float(colour @ GREY_WEIGHTS) >= 90 - 1e-3
+        if ink == "blue":
+            assert colour[0] > colour[2]  # BGR: more blue than red
+        if ink == "red":
+            assert colour[2] > colour[0]

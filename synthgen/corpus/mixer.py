@@ -12,10 +12,11 @@ from synthgen.config import CorpusConfig
 from synthgen.corpus.amounts import Prices
 from synthgen.corpus.balancer import CharacterBalancer
 from synthgen.corpus.books import WordFrequencyBooks, build_books, english_words
-from synthgen.corpus.choices import pick_weighted
+from synthgen.corpus.choices import pick, pick_weighted
 from synthgen.corpus.codes import Codes
 from synthgen.corpus.dates import DateStrings
 from synthgen.corpus.entities import Entities
+from synthgen.corpus.fields import FieldLabels
 from synthgen.corpus.receipt_lines import UpcLines
 from synthgen.corpus.web_addresses import WebAddresses
 from synthgen.text_normalization import normalize_text
@@ -29,7 +30,10 @@ SOURCE_CLASSES = {
     "urls": WebAddresses,
     "codes": Codes,
     "entities": Entities,
+    "fields": FieldLabels,
 }
+SHAPES = ("phrase", "word", "line")
+LINE_SOURCE = "lines"
 BALANCE_SOURCE = "balance"
 BALANCE_VOCABULARY = 20000  # words the balancer picks letters from when books is off or reads a folder
 
@@ -84,6 +88,7 @@ class CorpusMixer:
             raise ValueError("every corpus source has weight 0: give at least one a positive weight")
         self.names = tuple(self.sources)
         self.cumulative = np.cumsum(weights, dtype=np.float64)
+        self.shapes = np.cumsum([getattr(config.shape, shape) for shape in SHAPES], dtype=np.float64)
         self.rejections = Rejections.empty()
         self.balancer = self.build_balancer() if config.balance.enabled else None
 
@@ -97,10 +102,40 @@ class CorpusMixer:
         return balancer if balancer.rate > 0 else None
 
     def sample(self, rng: np.random.Generator) -> TextSample:
-        """One label: a balancing string at the calibrated rate, else a string from a weighted source."""
+        """One label shaped as a crop holds it (phrase, one token, or a line), maybe printed in capitals."""
+        shape = pick_weighted(rng, SHAPES, self.shapes)
+        if shape == "line":
+            drawn = self.line(rng)
+        else:
+            drawn = self.draw_phrase(rng)
+            if shape == "word":
+                drawn = TextSample(pick(rng, drawn.text.split(" ")), drawn.source)
+        if rng.random() < self.config.upper_rate:
+            drawn = self.capitals(drawn)
+        return drawn
+
+    def draw_phrase(self, rng: np.random.Generator) -> TextSample:
+        """A balancing string at the calibrated rate, else a string from a weighted source."""
         if self.balancer is not None and rng.random() < self.balancer.rate:
             return self.accept_or_retry(BALANCE_SOURCE, self.balancer.sample, rng)
         return self.draw_base(rng)
+
+    def line(self, rng: np.random.Generator) -> TextSample:
+        """Phrases joined by spaces up to a drawn length, as text lines run (never longer than line_chars allows)."""
+        low, high = self.config.shape.line_chars
+        target = int(rng.integers(low, high + 1))
+        text = self.draw_phrase(rng).text
+        while len(text) < target:
+            extra = self.draw_phrase(rng).text
+            if len(text) + 1 + len(extra) > high:
+                break
+            text = f"{text} {extra}"
+        return TextSample(text[:high].rstrip(), LINE_SOURCE)
+
+    def capitals(self, drawn: TextSample) -> TextSample:
+        """The label in capitals when every capital is in the charset (else as drawn: labels are never altered)."""
+        upper = drawn.text.upper()
+        return TextSample(upper, drawn.source) if set(upper) <= self.allowed and len(upper) == len(drawn.text) else drawn
 
     def draw_base(self, rng: np.random.Generator) -> TextSample:
         """A string from a source drawn by weight."""

@@ -8,6 +8,7 @@ from synthgen.effects.base import AppliedEffect, EffectStack
 from synthgen.effects.decoration import StrikeThrough, TableRules, Underline
 from synthgen.effects.geometry import ArcWarp, ElasticWarp, Perspective, Rotation, Shear, SineWarp
 from synthgen.effects.imaging import (
+    Capture,
     Crease,
     DefocusBlur,
     GaussianBlur,
@@ -49,6 +50,7 @@ IMAGE_EFFECTS = {
     "noise": Noise,
     "jpeg": JpegCompression,
     "tone": Tone,
+    "capture": Capture,  # last: the crop as the scanner and detector deliver it to the recognizer
 }
 
 

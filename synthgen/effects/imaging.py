@@ -84,6 +84,15 @@ def resample(image: np.ndarray, factor: float) -> np.ndarray:
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR).reshape(image.shape)
 
 
+def capture(image: np.ndarray, source_height: int, quality: int, cubic: bool) -> np.ndarray:
+    """A crop as a low-resolution scan delivers it: `source_height` pixels high, JPEG-compressed, upsampled back."""
+    height, width = image.shape[:2]
+    small_size = (max(1, round(width * source_height / height)), source_height)
+    small = jpeg(cv2.resize(image, small_size, interpolation=cv2.INTER_AREA), quality)
+    interpolation = cv2.INTER_CUBIC if cubic else cv2.INTER_LINEAR
+    return cv2.resize(small, (width, height), interpolation=interpolation).reshape(image.shape)
+
+
 def tone(image: np.ndarray, contrast: float, brightness: float, gamma: float) -> np.ndarray:
     """Contrast about mid-grey, brightness offset, then gamma, through a lookup table."""
     levels = np.arange(256, dtype=np.float32)
@@ -182,8 +191,8 @@ class DefocusBlur(RangedEffect):
 class Noise(RangedEffect):
     """Sensor and scanner noise."""
 
-    p: float = 0.3
-    sigma_range: tuple[float, float] = (2.0, 12.0)  # grey levels
+    p: float = 0.2
+    sigma_range: tuple[float, float] = (1.0, 8.0)  # grey levels
 
     def __call__(self, image, rng):
         sigma = uniform(rng, self.sigma_range)
@@ -219,12 +228,29 @@ class Resample(RangedEffect):
 class Tone(RangedEffect):
     """Contrast, brightness and gamma changes of exposure and scanning."""
 
-    p: float = 0.3
-    contrast_range: tuple[float, float] = (0.75, 1.2)
-    brightness_range: tuple[float, float] = (-30.0, 30.0)
+    p: float = 0.2
+    contrast_range: tuple[float, float] = (0.8, 1.25)
+    brightness_range: tuple[float, float] = (-25.0, 25.0)
     gamma_range: tuple[float, float] = (0.7, 1.4)
 
     def __call__(self, image, rng):
         contrast, brightness, gamma = (uniform(rng, r) for r in (self.contrast_range, self.brightness_range, self.gamma_range))
         params = {"contrast": round(contrast, 2), "brightness": round(brightness, 1), "gamma": round(gamma, 2)}
         return tone(image, contrast, brightness, gamma), params
+
+
+@dataclass(frozen=True)
+class Capture(RangedEffect):
+    """Small text as scanners and cameras deliver it: a crop 8-24 px high, JPEG at scan qualities, upsampled to the model."""
+
+    p: float = 0.3
+    source_height_range: tuple[float, float] = (12.0, 24.0)  # pixels of the crop before the recognizer resizes it
+    quality_range: tuple[float, float] = (40.0, 95.0)
+
+    def __call__(self, image, rng):
+        source_height = int(round(uniform(rng, self.source_height_range)))
+        quality, cubic = int(round(uniform(rng, self.quality_range))), bool(rng.random() < 0.5)
+        if source_height >= image.shape[0]:
+            return image, {"source_height": image.shape[0]}
+        params = {"source_height": source_height, "quality": quality, "interpolation": "cubic" if cubic else "linear"}
+        return capture(image, source_height, quality, cubic), params
