@@ -7,13 +7,14 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from recognizer.errors import CheckpointError
 from synthgen.cli import USER_ERRORS, dispatch
 from synthgen.errors import ConfigError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one recognizer command; returns the process exit code."""
-    return dispatch(build_parser(), argv, USER_ERRORS)
+    return dispatch(build_parser(), argv, (*USER_ERRORS, CheckpointError))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("config", nargs="?", metavar="CONFIG", help="training YAML (default: built-in defaults)")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    train.add_argument("--init", metavar="CHECKPOINT", help="start from a trained model's weights (fine-tuning; = model.init)")
     train.set_defaults(handler=run_train)
 
     evaluate = commands.add_parser("eval", help="metrics, report JSON and a gallery of the worst errors")
@@ -89,13 +91,16 @@ def run_train(arguments: argparse.Namespace) -> int:
     from recognizer.config import load_train_config
     from recognizer.trainer import train
 
+    if arguments.resume and arguments.init:
+        raise ConfigError("--init starts a new run from a checkpoint and --resume continues a run: give one of them")
     if arguments.resume:
         run = Path(arguments.resume)
         if not (run / "config.yaml").exists():
             raise ConfigError(f"{run} is not a run folder (no config.yaml)")
         config = load_train_config(run / "config.yaml", arguments.overrides)
     else:
-        config = load_train_config(arguments.config, arguments.overrides)
+        init = [f"model.init={arguments.init}"] if arguments.init else []
+        config = load_train_config(arguments.config, [*arguments.overrides, *init])
     run = train(config, resume=Path(arguments.resume) if arguments.resume else None)
     if run is not None:
         print(f"run: {run}  (checkpoints/last.pt, best.pt; metrics.jsonl; plots/)")
@@ -122,11 +127,12 @@ def run_eval(arguments: argparse.Namespace) -> int:
 def run_predict(arguments: argparse.Namespace) -> int:
     """Print one line (or JSON object) per image."""
     from recognizer.predict import Lexicon, predict_images, read_image
-    from recognizer.trainer import checkpoint_calibration, load_checkpoint
+    from recognizer.checkpoints import checkpoint_calibration, checkpoint_max_width, load_checkpoint
 
     model, codec, payload = load_checkpoint(arguments.checkpoint)
     images = [read_image(path) for path in arguments.images]
-    predictions = predict_images(model, codec, images, checkpoint_calibration(payload), arguments.beam)
+    predictions = predict_images(model, codec, images, checkpoint_calibration(payload), arguments.beam,
+                                 checkpoint_max_width(payload))
     lexicon = Lexicon.from_file(arguments.lexicon, high=arguments.high, low=arguments.low) if arguments.lexicon else None
     for path, prediction in zip(arguments.images, predictions):
         outcome = None
@@ -143,7 +149,7 @@ def run_predict(arguments: argparse.Namespace) -> int:
 def run_export(arguments: argparse.Namespace) -> int:
     """Write the ONNX file."""
     from recognizer.export import export_onnx
-    from recognizer.trainer import load_checkpoint
+    from recognizer.checkpoints import load_checkpoint
 
     model, _, _ = load_checkpoint(arguments.checkpoint)
     print(f"onnx: {export_onnx(model, arguments.onnx)}")

@@ -17,6 +17,7 @@ class ModelSection:
     preset: str = "tiny"  # tiny | small | base
     height: int = bounded(32, 16, 256)
     channels: int = bounded(1, 1, 3)
+    init: str | None = None  # start from this checkpoint's weights (fine-tuning): fresh optimizer, schedule and run
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class DataSection:
     batch_size: int = bounded(64, 1, 4096)
     bucket_batches: int = bounded(8, 1, 256)  # synthetic batches sorted by width together
     workers: int = bounded(1, 0, 64)  # DataLoader processes per source
-    max_width: int = bounded(400, 16, 4096)  # wider images from disk are squeezed to this
+    max_width: int = bounded(800, 16, 4096)  # wider images from disk are squeezed to this (eval and predict too)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class OptimSection:
     schedule: str = "cosine"  # cosine | onecycle
     final_lr_share: float = bounded(0.02, 0.0, 1.0)  # the last step's learning rate, as a share of lr
     clip: float = bounded(5.0, 0.0, None)  # gradient norm limit; 0 disables
+    freeze_features_steps: int = bounded(0, 0, None)  # convolution stages (and their batch norm) frozen for these first steps
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from recognizer.data import DiskWords, evaluation_batches
 from recognizer.evaluation import evaluate
 from recognizer.model import ModelConfig, model_config
 from recognizer.runs import plain, read_metrics
-from recognizer.trainer import checkpoint_calibration, load_checkpoint, snapshot_path, train
+from recognizer.checkpoints import checkpoint_calibration, load_checkpoint
+from recognizer.trainer import snapshot_path, train
 from synthgen.charset import Charset
 from synthgen.codec import Codec, LabelOutsideCharsetError
 from synthgen.config import (

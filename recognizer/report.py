@@ -7,14 +7,14 @@ from pathlib import Path
 
 from recognizer.data import DiskWords, evaluation_batches
 from recognizer.evaluation import evaluate, write_gallery, write_gallery_png
-from recognizer.trainer import checkpoint_calibration, load_checkpoint
+from recognizer.checkpoints import checkpoint_calibration, checkpoint_max_width, load_checkpoint
 
 
 def evaluate_checkpoint(checkpoint: Path, data: Path, report: Path, gallery: Path, beam: int = 0,
                         worst: int = 60) -> dict:
     """Check the labels against the checkpoint's charset, evaluate, write the report and the HTML + PNG gallery."""
     model, codec, payload = load_checkpoint(checkpoint)
-    dataset = DiskWords(data, model.config.height, model.config.channels, 400)
+    dataset = DiskWords(data, model.config.height, model.config.channels, checkpoint_max_width(payload))
     codec.check(dataset.labels())
     calibration = checkpoint_calibration(payload)
     evaluation = evaluate(model, evaluation_batches(dataset, codec, 64), codec, next(model.parameters()).device,

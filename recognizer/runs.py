@@ -34,15 +34,15 @@ def environment() -> dict[str, Any]:
     }
 
 
-def new_run(runs_dir: Path, name: str, config: Any, folder: Path | None = None) -> Path:
-    """Create the next numbered run folder (or exactly `folder`) with the resolved config and the environment."""
+def new_run(runs_dir: Path, name: str, config: Any, folder: Path | None = None, extra: dict | None = None) -> Path:
+    """Create the next numbered run folder (or exactly `folder`) with the resolved config, the environment and `extra`."""
     if folder is not None:
         folder.mkdir(parents=True)  # an existing folder is never written over
     run = folder if folder is not None else numbered_folder(runs_dir, name)
     (run / "checkpoints").mkdir()
     (run / "plots").mkdir()
     (run / "config.yaml").write_text(yaml.safe_dump(plain(config), sort_keys=False, allow_unicode=True), encoding="utf-8")
-    write_json_atomically(run / "run.json", {"started": time.strftime("%Y-%m-%d %H:%M:%S"), **environment()})
+    write_json_atomically(run / "run.json", {"started": time.strftime("%Y-%m-%d %H:%M:%S"), **environment(), **(extra or {})})
     return run
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import shutil
@@ -15,6 +16,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from recognizer.checkpoints import CheckpointError, read_checkpoint, save_checkpoint
+from recognizer.decoding import Calibration
 from recognizer.config import TrainConfig
 from recognizer.data import (
     DiskWords,
@@ -24,7 +27,6 @@ from recognizer.data import (
     evaluation_batches,
     synthetic_source,
 )
-from recognizer.decoding import Calibration
 from recognizer.evaluation import ctc_ready, evaluate, fit_calibration
 from recognizer.model import build_model, model_config, parameter_count
 from recognizer.plots import plot_confidence, plot_training
@@ -35,8 +37,6 @@ from synthgen.config import load_config
 from synthgen.errors import ConfigError
 from synthgen.paths import resolve_path
 from synthgen.stream import SyntheticWords, WordBatch
-
-CHECKPOINT_VERSION = 1
 
 
 def learning_rate_factor(step: int, config: TrainConfig) -> float:
@@ -106,11 +106,10 @@ class TrainingState:
     calibration: list = field(default_factory=lambda: [None, 0.0])  # confidence mapping fitted on validation (slope, intercept)
 
 
-def save_checkpoint(path: Path, model: torch.nn.Module, optimizer, scheduler, state: TrainingState, config: TrainConfig,
-                    codec: Codec) -> None:
+def checkpoint_payload(model: torch.nn.Module, optimizer, scheduler, state: TrainingState, config: TrainConfig,
+                       codec: Codec) -> dict[str, Any]:
     """Everything needed to rebuild the model and continue (no optimizer when it is None: a weights snapshot)."""
     payload = {
-        "version": CHECKPOINT_VERSION,
         "model": unwrap(model).state_dict(),
         "model_config": unwrap(model).config.as_dict(),
         "state": dict(state.__dict__),
@@ -119,9 +118,7 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer, scheduler, st
     }
     if optimizer is not None:
         payload.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict())
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
+    return payload
 
 
 def snapshot_path(run: Path, step: int) -> Path:
@@ -210,8 +207,9 @@ def train(config: TrainConfig, resume: Path | None = None, progress: bool = True
     if config.threads:
         torch.set_num_threads(config.threads)
     codec = Codec(Charset.from_file(resolve_path(config.charset)))
-    model = build_model(model_config(config.model.preset, codec.classes, height=config.model.height,
-                                     channels=config.model.channels), seed=config.seed)
+    model, started_from = initial_model(config, codec)
+    if config.optim.freeze_features_steps and place.world > 1:
+        raise ConfigError("optim.freeze_features_steps is not supported under torchrun (DDP): train on one process")
     model = model.to(device, memory_format=torch.channels_last)  # about 20% faster convolutions on CPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, config))
@@ -222,7 +220,7 @@ def train(config: TrainConfig, resume: Path | None = None, progress: bool = True
         if place.main:
             truncate_metrics(resume, state.step)
     elif place.main:
-        run = new_run(Path(config.runs_dir), config.name, config, folder)
+        run = new_run(Path(config.runs_dir), config.name, config, folder, {"init": started_from} if started_from else {})
     if place.world > 1:
         shared = [str(run) if run else None]
         dist.broadcast_object_list(shared, src=0)
@@ -234,7 +232,7 @@ def train(config: TrainConfig, resume: Path | None = None, progress: bool = True
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     if place.main and resume is None:
         append_metrics(run, {"kind": "start", "step": 0, "parameters": parameter_count(unwrap(model)),
-                             "device": str(device), "autocast": str(dtype), "world": place.world})
+                             "device": str(device), "autocast": str(dtype), "world": place.world, "init": started_from})
     bar = tqdm(total=config.steps, initial=state.step, unit="step", disable=not (progress and place.main), dynamic_ncols=True)
     window = {"loss": 0.0, "count": 0, "samples": 0, "wait": 0.0, "started": time.monotonic()}
     model.train()
@@ -242,6 +240,7 @@ def train(config: TrainConfig, resume: Path | None = None, progress: bool = True
         waited = time.monotonic()
         batch = data.next(state.step)
         window["wait"] += time.monotonic() - waited
+        freeze_features(unwrap(model), state.step < config.optim.freeze_features_steps)
         images = ctc_ready(batch.images, batch.target_lengths).to(device, memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             logits = model(images)  # (N, T, C)
@@ -281,6 +280,62 @@ def train(config: TrainConfig, resume: Path | None = None, progress: bool = True
     return run
 
 
+def initial_model(config: TrainConfig, codec: Codec) -> tuple[torch.nn.Module, dict[str, Any] | None]:
+    """A fresh CRNN, or (model.init) the checkpoint's weights with the output layer grown to the codec's charset."""
+    shape = model_config(config.model.preset, codec.classes, height=config.model.height, channels=config.model.channels)
+    if not config.model.init:
+        return build_model(shape, seed=config.seed), None
+    path = resolve_path(config.model.init)
+    payload = read_checkpoint(path)
+    settings = payload["model_config"]
+    for key in ("preset", "height", "channels"):
+        if settings[key] != getattr(config.model, key):
+            raise ConfigError(f"model.{key} is {getattr(config.model, key)!r} but the checkpoint {path} has "
+                              f"{settings[key]!r}: the model comes from the checkpoint, set model.{key}={settings[key]}")
+    old, new = payload["charset"], codec.characters
+    removed = [character for character in old if character not in new]
+    if removed:
+        raise ConfigError(f"the charset {config.charset} lacks {len(removed)} character(s) the checkpoint {path} reads: "
+                          f"{''.join(removed)!r}; a fine-tuned model keeps every character it had (add them back)")
+    fresh = build_model(model_config(settings["preset"], codec.classes, **{key: settings[key] for key in (
+        "height", "channels")}, widths=tuple(settings["widths"]), hidden=settings["hidden"], layers=settings["layers"]),
+        seed=config.seed)
+    fresh.load_state_dict(grown_weights(payload["model"], fresh.state_dict(), old, new))
+    added = "".join(character for character in new if character not in old)
+    return fresh, {"checkpoint": str(path), "sha256": file_sha256(path), "step": payload["state"].get("step"),
+                   "characters_added": added}
+
+
+def grown_weights(old_weights: dict, fresh_weights: dict, old: str, new: str) -> dict:
+    """The checkpoint's weights, with the classifier's rows moved to the new charset's order and new rows kept fresh."""
+    weights = dict(old_weights)
+    for name in ("classifier.weight", "classifier.bias"):
+        rows = fresh_weights[name].clone()  # (classes, ...): blank at 0, then the charset in order
+        rows[0] = old_weights[name][0]
+        for position, character in enumerate(new, start=1):
+            if character in old:
+                rows[position] = old_weights[name][old.index(character) + 1]
+        weights[name] = rows
+    return weights
+
+
+def file_sha256(path: Path) -> str:
+    """The hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def freeze_features(model: torch.nn.Module, frozen: bool) -> None:
+    """Freeze (or release) the convolution stages: no gradients, and batch norm keeps its running statistics."""
+    for stage in (model.features, model.collapse):
+        stage.train(model.training and not frozen)
+        for parameter in stage.parameters():
+            parameter.requires_grad_(not frozen)
+
+
 def log_window(run: Path, state: TrainingState, window: dict, scheduler, bar) -> None:
     """Write the mean loss, learning rate, samples/s and data-wait share since the last log line."""
     elapsed = max(time.monotonic() - window["started"], 1e-9)
@@ -306,8 +361,8 @@ def checkpoint(run, model, optimizer, scheduler, state, config, codec, sets, dev
             state.best = score
         last = run / "checkpoints" / "last.pt"
         if config.validation.snapshots:
-            save_checkpoint(snapshot_path(run, state.step), model, None, None, state, config, codec)
-        save_checkpoint(last, model, optimizer, scheduler, state, config, codec)
+            save_checkpoint(snapshot_path(run, state.step), checkpoint_payload(model, None, None, state, config, codec))
+        save_checkpoint(last, checkpoint_payload(model, optimizer, scheduler, state, config, codec))
         if improved:
             shutil.copyfile(last, last.with_name("best.pt.tmp"))
             os.replace(last.with_name("best.pt.tmp"), last.with_name("best.pt"))
@@ -319,31 +374,12 @@ def restore(path: Path, model, optimizer, scheduler, codec: Codec, device: torch
     """Load a checkpoint into the model, optimizer and scheduler; the run's position comes back."""
     if not path.exists():
         raise ConfigError(f"cannot resume: {path} does not exist")
-    payload = torch.load(path, map_location=device, weights_only=False)
+    payload = read_checkpoint(path, device)
     if payload["charset"] != codec.characters:
         raise ConfigError(f"cannot resume {path}: it was trained with another charset")
+    if "optimizer" not in payload:
+        raise CheckpointError(f"cannot resume from {path}: it holds weights only (a snapshot), not the optimizer's state")
     model.load_state_dict(payload["model"])
     optimizer.load_state_dict(payload["optimizer"])
     scheduler.load_state_dict(payload["scheduler"])
     return TrainingState(**payload["state"])
-
-
-def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, Codec, dict]:
-    """A trained model in eval mode, its codec (from the charset it carries) and the checkpoint's other contents."""
-    from recognizer.model import CRNN, ModelConfig
-
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"checkpoint {path} does not exist")
-    payload = torch.load(path, map_location=device, weights_only=False)
-    settings = payload["model_config"]
-    model = CRNN(ModelConfig(**{**settings, "widths": tuple(settings["widths"])}))
-    model.load_state_dict(payload["model"])
-    model.to(device).eval()
-    return model, Codec(Charset(payload["charset"])), payload
-
-
-def checkpoint_calibration(payload: dict) -> Calibration:
-    """The confidence calibration a checkpoint carries (the raw best-path probability when it has none)."""
-    slope, intercept = payload["state"].get("calibration", [None, 0.0])
-    return Calibration(slope, intercept)

@@ -39,3 +39,18 @@ def small_config(tmp_path_factory):
         return load_config(None, ["fonts.system_fonts=false", "fonts.font_dirs=[]", f"fonts.audit_cache={cache}", *overrides])
 
     return build
+
+
+def tiny_overrides(tmp_path, small_config_overrides, steps, every):
+    """Training overrides for a few steps of `tiny` on small batches of the small generator config, on one thread."""
+    return [f"runs_dir={tmp_path / 'runs'}", f"steps={steps}", "data.batch_size=8", "data.bucket_batches=2",
+            "data.workers=0", f"validation.every={every}", "validation.synthetic_samples=16", "optim.warmup_steps=2",
+            "log_every=1", "threads=1", f"data.synthetic.overrides=[{', '.join(repr(o) for o in small_config_overrides)}]"]
+
+
+@pytest.fixture(scope="session")
+def generator_overrides(small_config):
+    """Generator overrides for training tests: matplotlib's faces, short labels, no web addresses."""
+    cache = small_config().fonts.audit_cache
+    return ["fonts.system_fonts=false", "fonts.font_dirs=[]", f"fonts.audit_cache={cache}", "corpus.max_chars=12",
+            "corpus.sources.urls.weight=0", "corpus.shape.line=0"]

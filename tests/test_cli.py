@@ -89,7 +89,8 @@ def test_recognizer_refuses_labels_outside_its_charset_with_counts(tmp_path, cap
     from recognizer.cli import main as recognizer_main
     from recognizer.config import TrainConfig
     from recognizer.model import build_model, model_config
-    from recognizer.trainer import TrainingState, save_checkpoint
+    from recognizer.checkpoints import save_checkpoint
+    from recognizer.trainer import TrainingState, checkpoint_payload
     from synthgen.charset import Charset
     from synthgen.codec import Codec
 
@@ -97,7 +98,7 @@ def test_recognizer_refuses_labels_outside_its_charset_with_counts(tmp_path, cap
     model = build_model(model_config("tiny", codec.classes))
     optimizer = torch.optim.AdamW(model.parameters())
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    save_checkpoint(tmp_path / "model.pt", model, optimizer, scheduler, TrainingState(), TrainConfig(), codec)
+    save_checkpoint(tmp_path / "model.pt", checkpoint_payload(model, optimizer, scheduler, TrainingState(), TrainConfig(), codec))
     data = tmp_path / "data"
     data.mkdir()
     for name in ("a", "b"):
