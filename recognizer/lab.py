@@ -40,12 +40,13 @@ from synthgen.config import (
 from synthgen.datasets import DatasetError, open_dataset
 from synthgen.errors import ConfigError
 from synthgen.font_sampler import build_font_sampler
+from synthgen.generator import GENERATOR_VERSION
 from synthgen.paths import resolve_path
 from synthgen.writer import git_commit
 
 ARM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-# How a run is carried out, not what it learns: left out of an arm's cache key. The key covers the configs and
-# the data, not the code: after changing what the generator or trainer does, give the lab a new `out` folder.
+# How a run is carried out, not what it learns: left out of an arm's cache key. The key covers the configs, the
+# data and the generator's version, not the rest of the code: after changing the trainer, give the lab a new `out`.
 HOW_NOT_WHAT = ("name", "runs_dir", "device", "threads", "log_every")
 
 
@@ -217,7 +218,7 @@ def resolved_stream(path: str | None, overrides: Sequence[str], split: str, code
     settings = changed_settings(config_as_dict(config), config_as_dict(Config()))
     for name in ("seed", "output_dir"):  # the lab sets the stream's seed per run; the output folder is unused
         settings.pop(name, None)
-    return {"stream": settings, "fonts": fingerprints.fonts(config)}
+    return {"stream": settings, "fonts": fingerprints.fonts(config), "generator_version": GENERATOR_VERSION}
 
 
 def changed_settings(values: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:

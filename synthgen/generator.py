@@ -22,6 +22,7 @@ from synthgen.renderer import FontCache, ink_box, ink_columns, render_mask
 from synthgen.seeding import stage_rngs
 
 GREY_WEIGHTS = np.float32([0.114, 0.587, 0.299])  # BGR to luminance, as OpenCV converts
+GENERATOR_VERSION = 2  # bump when what a config's samples look like changes (labs key their cached runs on it)
 MAX_TEXT_ATTEMPTS = 20  # strings tried per sample when no face can draw one (FontCoverageError)
 NEIGHBOR_WORDS = ("and", "THE", "Total", "No.", "of", "QTY", "12", "for", "Item", "x", "Date", "$", "LB")
 
