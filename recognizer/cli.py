@@ -43,7 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", help="report JSON (default: beside the checkpoint, eval-DATA.json)")
     evaluate.add_argument("--gallery", help="HTML gallery of the worst errors (default: beside the report)")
     evaluate.add_argument("--beam", type=int, default=0, help="beam width (default: greedy)")
+    evaluate.add_argument("--case-insensitive", action="store_true",
+                          help="judge confidence by case-insensitive matches (labels that do not keep the printed case)")
+    evaluate.add_argument("--high", type=float, default=0.9, help="keep answers at least this confident (default 0.9)")
+    evaluate.add_argument("--low", type=float, default=0.3, help="drop answers below this confidence (default 0.3)")
+    evaluate.add_argument("--lexicon", help="word list: the check band's accuracy after snapping to it")
     evaluate.set_defaults(handler=run_eval)
+
+    calibrate = commands.add_parser("calibrate", help="fit the confidence on labelled real crops, store it in a new checkpoint")
+    calibrate.add_argument("checkpoint")
+    calibrate.add_argument("data", help="labelled real crops (LMDB or folder), document-disjoint from any set you measure on")
+    calibrate.add_argument("--out", required=True, metavar="CHECKPOINT2", help="the calibrated checkpoint to write")
+    calibrate.add_argument("--measure", metavar="DATA", help="also report ECE before and after on this held-out set")
+    calibrate.add_argument("--case-insensitive", action="store_true", help="count case-insensitive matches as right")
+    calibrate.set_defaults(handler=run_calibrate)
 
     predict = commands.add_parser("predict", help="print text and confidence for images")
     predict.add_argument("checkpoint")
@@ -109,18 +122,54 @@ def run_train(arguments: argparse.Namespace) -> int:
 
 def run_eval(arguments: argparse.Namespace) -> int:
     """Evaluate a checkpoint on a dataset and write the report and gallery."""
+    from recognizer.predict import Lexicon
     from recognizer.report import evaluate_checkpoint
 
     name = Path(arguments.data).resolve().name
     report = Path(arguments.json) if arguments.json else Path(arguments.checkpoint).parent / f"eval-{name}.json"
     gallery = Path(arguments.gallery) if arguments.gallery else report.with_suffix(".html")
-    summary = evaluate_checkpoint(Path(arguments.checkpoint), Path(arguments.data), report, gallery, arguments.beam)
+    lexicon = Lexicon.from_file(arguments.lexicon) if arguments.lexicon else None
+    summary = evaluate_checkpoint(Path(arguments.checkpoint), Path(arguments.data), report, gallery, arguments.beam,
+                                  casefold=arguments.case_insensitive, high=arguments.high, low=arguments.low, lexicon=lexicon)
     print(f"{name}: {summary['words']} words, accuracy {summary['accuracy']:.3f} exact, "
           f"{summary['accuracy_case_insensitive']:.3f} case-insensitive, {summary['accuracy_ignore_spaces']:.3f} ignoring "
           f"spaces; CER {summary['cer']:.3f} ({summary['cer_case_insensitive']:.3f} case-insensitive); NED {summary['ned']:.3f}")
     if summary["negatives"]:
         print(f"negatives: {summary['negatives']}, false-positive rate {summary['negative_false_positive_rate']:.3f}")
-    print(f"report: {report}\ngallery: {gallery} (+ .png)")
+    print("\n".join(confidence_lines(summary)))
+    print(f"report: {report} (+ {report.stem}-precision-recall.png, -reliability.png, -confidence.png)\n"
+          f"gallery: {gallery} (+ .png)")
+    return 0
+
+
+def confidence_lines(summary: dict) -> list[str]:
+    """ECE, the bands, accuracy at 90% and 95% coverage and a precision/recall table, as printed by eval."""
+    lines = [f"confidence ({summary['compared']} matches): mean {summary['mean_confidence']:.3f}, "
+             f"expected calibration error {summary['ece']:.3f}"]
+    for band in summary["bands"]:
+        accuracy = f"{band['accuracy']:.3f}" if band["accuracy"] is not None else "-"
+        after = f", {band['accuracy_after_lexicon']:.3f} after the lexicon" if "accuracy_after_lexicon" in band else ""
+        lines.append(f"  {band['band']:5} {band['share']:6.1%} of words, accuracy {accuracy}{after}")
+    coverage = "  ".join(f"{float(share):.0%} coverage {value:.3f}" for share, value in summary["accuracy_at_coverage"].items()
+                         if value is not None)
+    lines.append(f"  accuracy at {coverage}")
+    rows = [row for row in summary["precision_recall"] if row["threshold"] in (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)]
+    lines.append("  threshold  kept   precision  recall")
+    lines += [f"  {row['threshold']:9.2f}  {row['kept']:5.1%}  {row['precision'] or 0:9.3f}  {row['recall'] or 0:6.3f}" for row in rows]
+    return lines
+
+
+def run_calibrate(arguments: argparse.Namespace) -> int:
+    """Fit the confidence calibration on real crops and write a new checkpoint carrying it."""
+    from recognizer.calibrate import calibrate_checkpoint
+
+    result = calibrate_checkpoint(Path(arguments.checkpoint), Path(arguments.data), Path(arguments.out),
+                                  Path(arguments.measure) if arguments.measure else None, arguments.case_insensitive)
+    for name, figures in result["sets"].items():
+        print(f"{name}: ECE {figures['ece_before']:.3f} before, {figures['ece_after']:.3f} after "
+              f"({figures['words']} words, accuracy {figures['accuracy']:.3f}, mean confidence "
+              f"{figures['confidence_before']:.3f} -> {figures['confidence_after']:.3f})")
+    print(f"calibrated checkpoint: {arguments.out}\nreliability before/after: {result['plot']}")
     return 0
 
 

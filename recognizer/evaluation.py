@@ -46,11 +46,16 @@ class Evaluation:
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, batches: Iterable[WordBatch], codec: Codec, device: torch.device,
-             calibration: Calibration = Calibration(), beam: int = 0, keep_worst: int = 0) -> Evaluation:
-    """Greedy (or beam) predictions for every batch, accumulated into an Evaluation."""
+             calibration: Calibration = Calibration(), beam: int = 0, keep_worst: int = 0,
+             casefold: bool = False) -> Evaluation:
+    """Greedy (or beam) predictions for every batch, accumulated into an Evaluation.
+
+    `casefold` judges confidence by case-folded matches (for real sets whose labels do not keep the printed case, like
+    SROIE's): the calibration fit, its error, the bands and precision/recall then count `Total` for `TOTAL` as right.
+    """
     was_training = model.training
     model.eval()
-    result = Evaluation()
+    result = Evaluation(RecognitionMetrics(match="case_insensitive" if casefold else "exact"))
     for batch in batches:
         logits = model(ctc_ready(batch.images, batch.target_lengths).to(device)).float().cpu()
         log_probabilities = torch.log_softmax(logits, dim=2)
@@ -83,7 +88,8 @@ def keep_errors(result: Evaluation, batch: WordBatch, texts: list[str], confiden
 
 def fit_calibration(evaluation: Evaluation, iterations: int = 100) -> Calibration:
     """Platt scaling: the slope and intercept of a logistic fit of right/wrong on the best-path log-probability."""
-    correct = np.array([truth == text for truth, text, _, _ in evaluation.metrics.records], dtype=np.float64)
+    correct = np.array([evaluation.metrics.right(truth, text) for truth, text, _, _ in evaluation.metrics.records],
+                       dtype=np.float64)
     if correct.size < 20 or correct.min() == correct.max():
         return Calibration()  # nothing to learn from: keep the raw probability
     scores = np.array(evaluation.scores, dtype=np.float64)

@@ -64,8 +64,15 @@ class RecognitionMetrics:
 
     MODES = ("exact", "case_insensitive", "ignore_spaces", "alphanumeric")
 
-    def __init__(self) -> None:
+    def __init__(self, match: str = "exact") -> None:
+        if match not in self.MODES:
+            raise ValueError(f"match must be one of {', '.join(self.MODES)}, got {match!r}")
+        self.match = match  # what counts as right for confidence: precision/recall, bands, reliability, calibration
         self.reset()
+
+    def right(self, truth: str, prediction: str) -> bool:
+        """Whether a prediction counts as right for the confidence figures."""
+        return normalized(truth, self.match) == normalized(prediction, self.match)
 
     def reset(self) -> None:
         """Forget everything seen."""
@@ -133,7 +140,7 @@ class RecognitionMetrics:
         words = [r for r in self.records if r[0] != ""]
         for threshold in THRESHOLDS:
             kept = [(t, p) for t, p, c, _ in words if c >= threshold]
-            correct = sum(t == p for t, p in kept)
+            correct = sum(self.right(t, p) for t, p in kept)
             rows.append({
                 "threshold": float(threshold),
                 "kept": len(kept) / len(words) if words else 0.0,
@@ -142,12 +149,29 @@ class RecognitionMetrics:
             })
         return rows
 
+    def bands(self, high: float, low: float) -> list[dict]:
+        """The Dropbox-style confidence bands over words: keep (>= high), check (low..high), drop (< low); each band's
+        share of the words and accuracy, the accuracy the model would have there."""
+        words = [r for r in self.records if r[0] != ""]
+        rows = []
+        for name, inside in (("keep", lambda c: c >= high), ("check", lambda c: low <= c < high), ("drop", lambda c: c < low)):
+            members = [(t, p) for t, p, c, _ in words if inside(c)]
+            rows.append({"band": name, "share": len(members) / len(words) if words else 0.0,
+                         "accuracy": sum(self.right(t, p) for t, p in members) / len(members) if members else None})
+        return rows
+
+    def accuracy_at_coverage(self, coverage: float) -> float | None:
+        """Accuracy over the most confident `coverage` share of the words (what a threshold keeping that share gives)."""
+        words = sorted((r for r in self.records if r[0] != ""), key=lambda r: -r[2])
+        kept = words[: max(1, round(coverage * len(words)))] if words else []
+        return sum(self.right(t, p) for t, p, _, _ in kept) / len(kept) if kept else None
+
     def reliability(self, bins: int = 10) -> list[dict]:
         """Per confidence bin: mean confidence, accuracy and count (a calibrated model has them equal)."""
         rows = []
         edges = np.linspace(0, 1, bins + 1)
         for low, high in zip(edges[:-1], edges[1:]):
-            members = [(t == p, c) for t, p, c, _ in self.records if low <= c < high or (high == 1 and c == 1)]
+            members = [(self.right(t, p), c) for t, p, c, _ in self.records if low <= c < high or (high == 1 and c == 1)]
             if members:
                 rows.append({"low": float(low), "high": float(high), "count": len(members),
                              "confidence": float(np.mean([c for _, c in members])),

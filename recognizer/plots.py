@@ -47,10 +47,16 @@ def plot_training(records: list[dict], folder: Path) -> list[Path]:
 
 
 def plot_confidence(summary: dict, records: list[tuple[str, str, float, object]], reliability: list[dict], folder: Path,
-                    prefix: str) -> list[Path]:
-    """Precision/recall against threshold, confidence histogram (right vs wrong), reliability diagram."""
+                    prefix: str, bands: tuple[float, float] | None = None) -> list[Path]:
+    """Precision/recall against threshold (with the drop / check / keep bands shaded), confidence histogram (right vs
+    wrong), reliability diagram."""
     rows = summary["precision_recall"]
     figure, axis = plt.subplots(figsize=(6, 4))
+    if bands is not None:
+        low, high = bands
+        axis.axvspan(0, low, color="tab:red", alpha=0.08, label=f"drop < {low:g}")
+        axis.axvspan(low, high, color="tab:orange", alpha=0.08, label="check (lexicon)")
+        axis.axvspan(high, 1, color="tab:green", alpha=0.08, label=f"keep >= {high:g}")
     thresholds = [row["threshold"] for row in rows]
     axis.plot(thresholds, [row["precision"] if row["precision"] is not None else float("nan") for row in rows], label="precision")
     axis.plot(thresholds, [row["recall"] or 0 for row in rows], label="recall")

@@ -104,6 +104,18 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--out", required=True, help="folder for profile.json and profile.png")
     profile.set_defaults(handler=run_profile)
 
+    split = commands.add_parser("split", help="split a labelled dataset into train and validation, document-disjoint")
+    split.add_argument("dataset", metavar="DATASET", help="LMDB or folder dataset (labels.tsv: ours or name<TAB>label)")
+    split.add_argument("--by", required=True, metavar="FIELD_OR_REGEX",
+                       help="a meta.tsv column naming each sample's document, or a regex on the file name "
+                            "(its first group), e.g. 'sroie_r(\\d+)_'")
+    split.add_argument("--ratio", type=float, default=0.8, help="share of documents in train (default 0.8)")
+    split.add_argument("--seed", type=int, default=0, help="which documents go where (default 0)")
+    split.add_argument("--out", required=True, help="new folder: OUT/train and OUT/validation")
+    split.add_argument("--charset", help="charset the labels must fit (default: the project's)")
+    split.add_argument("--drop-outside-charset", action="store_true", help="drop (and count) labels outside the charset")
+    split.set_defaults(handler=run_split)
+
     show = commands.add_parser("config", help="print the resolved configuration as JSON")
     add_config_arguments(show, positional=True)
     show.set_defaults(handler=run_show_config)
@@ -303,6 +315,22 @@ def run_merge(arguments: argparse.Namespace) -> int:
     manifest = merge_datasets([Path(path) for path in arguments.inputs], Path(arguments.out))
     gaps = " (the shards leave gaps in the index range)" if manifest["has_gaps"] else ""
     print(f"merged {len(arguments.inputs)} shards, {manifest['written']} samples, into {arguments.out}{gaps}")
+    return 0
+
+
+def run_split(arguments: argparse.Namespace) -> int:
+    """Split a dataset by document and print the counts per side."""
+    from synthgen.split import split_dataset
+
+    charset = Charset.from_file(resolve_path(arguments.charset or load_config().charset.path))
+    out = Path(arguments.out)
+    plan = split_dataset(resolve_path(arguments.dataset), arguments.by, arguments.ratio, arguments.seed, out,
+                         frozenset(charset.characters), arguments.drop_outside_charset)
+    for side, positions in plan.sides.items():
+        print(f"{side:10} {len(positions):6} crops from {len(plan.groups[side]):4} documents -> {out / side}")
+    if plan.dropped_samples:
+        listed = ", ".join(f"{c!r} x{n}" for c, n in plan.dropped.most_common(12))
+        print(f"dropped    {plan.dropped_samples:6} crops whose labels hold characters outside the charset ({listed})")
     return 0
 
 
