@@ -66,8 +66,8 @@ print(count / (time.process_time() - start))
 def effect_costs(repeats: int = 300) -> list[tuple[str, str, float]]:
     """(stage, effect, microseconds per call) with the effect always applied."""
     from synthgen.effects import IMAGE_EFFECTS, TEXT_EFFECTS
-    from synthgen.font_files import matplotlib_font_folder
-    from synthgen.glyph_shapes import load_font
+    from synthgen.fonts.files import matplotlib_font_folder
+    from synthgen.fonts.shapes import load_font
     from synthgen.renderer import render_mask
 
     mask = render_mask(load_font(matplotlib_font_folder() / "DejaVuSans.ttf", 0, 28), "Receipt 12.99")
@@ -99,7 +99,7 @@ def shared_inputs(folder: Path) -> tuple[Path, Path, Path]:
     from synthgen.charset import Charset
     from synthgen.config import load_config
     from synthgen.corpus.mixer import CorpusMixer
-    from synthgen.font_sampler import build_font_sampler
+    from synthgen.fonts.sampler import build_font_sampler
     from synthgen.paths import resolve_path
 
     config = load_config()

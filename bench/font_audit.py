@@ -8,8 +8,8 @@ import time
 
 from synthgen.charset import Charset
 from synthgen.config import FontConfig
-from synthgen.font_audit import AuditCache, audit_faces, summarize
-from synthgen.font_files import discover_faces, font_folders
+from synthgen.fonts.audit import AuditCache, audit_faces, summarize
+from synthgen.fonts.files import discover_faces, font_folders
 from synthgen.paths import PROJECT_ROOT
 
 

@@ -144,7 +144,7 @@ def write_gallery_png(evaluation: Evaluation, path: Path, limit: int = 24) -> Pa
     """The worst errors as one PNG: each crop with truth and prediction under it."""
     from PIL import Image, ImageDraw
 
-    from synthgen.font_sheet import label_font
+    from synthgen.fonts.sheet import label_font
 
     tiles = evaluation.worst[:limit]
     width, height = 420, 96

@@ -39,7 +39,7 @@ from synthgen.config import (
 )
 from synthgen.datasets import DatasetError, open_dataset
 from synthgen.errors import ConfigError
-from synthgen.font_sampler import build_font_sampler
+from synthgen.fonts.sampler import build_font_sampler
 from synthgen.generator import GENERATOR_VERSION
 from synthgen.paths import resolve_path
 from synthgen.writer import git_commit

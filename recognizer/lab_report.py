@@ -15,7 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from recognizer.lab import ArmRun, LabConfig  # noqa: E402
 from recognizer.plots import save  # noqa: E402
-from synthgen.datasets import open_dataset, write_json_atomically  # noqa: E402
+from synthgen.datasets import open_dataset  # noqa: E402
+from synthgen.files import write_json_atomically  # noqa: E402
 from synthgen.paths import resolve_path  # noqa: E402
 
 METRICS = ("accuracy_case_insensitive", "accuracy", "cer_case_insensitive")

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import yaml
 
-from synthgen.datasets import write_json_atomically
+from synthgen.files import write_json_atomically
 from synthgen.writer import git_commit
 
 RUN_NAME = re.compile(r"^(\d{4})-(.+)$")

@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from synthgen.paths import read_utf8_text
+from synthgen.files import read_utf8_text
 
 CLASS_NAMES = ("upper", "lower", "digits", "punctuation", "symbols", "space")
 

@@ -20,11 +20,11 @@ from synthgen.corpus.choices import CorpusInputError
 from synthgen.corpus.mixer import CorpusExhaustedError, CorpusMixer, TextSample
 from synthgen.corpus.statistics import CorpusStatistics, plot_character_shares
 from synthgen.datasets import DatasetError
-from synthgen.font_audit import AuditCache, FontReport, audit_faces, summarize, write_audit_json
-from synthgen.font_catalog import FontCatalog
-from synthgen.font_files import discover_faces, font_folders
-from synthgen.font_sampler import FontCoverageError, FontSampler, build_font_sampler, load_font_reports
-from synthgen.font_sheet import render_tiles, write_sampler_sheet, write_sheet_html, write_sheet_pages
+from synthgen.fonts.audit import AuditCache, FontReport, audit_faces, summarize, write_audit_json
+from synthgen.fonts.catalog import FontCatalog
+from synthgen.fonts.files import discover_faces, font_folders
+from synthgen.fonts.sampler import FontCoverageError, FontSampler, build_font_sampler, load_font_reports
+from synthgen.fonts.sheet import render_tiles, write_sampler_sheet, write_sheet_html, write_sheet_pages
 from synthgen.generator import GenerationError, WordGenerator
 from synthgen.paths import resolve_path
 from synthgen.preview import write_effect_gallery, write_preview

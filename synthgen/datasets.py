@@ -20,6 +20,8 @@ import cv2
 import lmdb
 import numpy as np
 
+from synthgen.files import write_json_atomically
+
 LMDB_MAP_SIZE = 2**40  # address space only: the file grows with the data
 STATE_KEY = b"synthgen-state"  # running counts committed with each chunk, for --resume
 FILES_PER_FOLDER = 10000
@@ -184,17 +186,6 @@ def keep_lines(path: Path, count: int) -> None:
                 raise DatasetError(f"{path} holds fewer complete lines than the {count} recorded as written")
             kept += len(line)
         handle.truncate(kept)
-
-
-def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON to a temporary file, flush it to disk, then rename it over the target."""
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 class LmdbReader:

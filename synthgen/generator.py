@@ -16,7 +16,7 @@ from synthgen.config import Config
 from synthgen.corpus.choices import pick_weighted
 from synthgen.corpus.mixer import CorpusMixer, TextSample
 from synthgen.effects import IMAGE_EFFECTS, TEXT_EFFECTS, AppliedEffect, build_stack
-from synthgen.font_sampler import FontChoice, FontCoverageError, FontSampler, build_font_sampler
+from synthgen.fonts.sampler import FontChoice, FontCoverageError, FontSampler, build_font_sampler
 from synthgen.paths import resolve_path
 from synthgen.renderer import FontCache, ink_box, ink_columns, render_mask
 from synthgen.seeding import stage_rngs

@@ -13,13 +13,3 @@ def resolve_path(path: str | Path) -> Path:
     if candidate.is_absolute() or candidate.exists():
         return candidate
     return PROJECT_ROOT / candidate
-
-
-def read_utf8_text(path: str | Path, what: str, error: type[ValueError]) -> str:
-    """A whole UTF-8 file; a missing or undecodable file raises `error` naming it."""
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError as missing:
-        raise error(f"{what} not found: {path}") from missing
-    except UnicodeDecodeError as undecodable:
-        raise error(f"{what} {path} is not UTF-8 (byte {undecodable.start}): convert it or remove it") from undecodable

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 
 from synthgen.effects import IMAGE_EFFECTS, TEXT_EFFECTS, EffectStack
 from synthgen.errors import ConfigError
-from synthgen.font_sheet import label_font
+from synthgen.fonts.sheet import label_font
 from synthgen.generator import Sample, WordGenerator
 
 SCALE = 2  # samples are 32 pixels high: shown twice as large

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from synthgen.config import Config
-from synthgen.datasets import DatasetError, decode_image, open_dataset, write_json_atomically
+from synthgen.datasets import DatasetError, decode_image, open_dataset
+from synthgen.files import write_json_atomically
 from synthgen.profile import STATISTICS, Crop, compare, measure
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")

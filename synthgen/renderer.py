@@ -7,8 +7,8 @@ from collections import OrderedDict
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from synthgen.font_audit import FontReport
-from synthgen.glyph_shapes import load_font
+from synthgen.fonts.audit import FontReport
+from synthgen.fonts.shapes import load_font
 
 GLYPH_CACHE_LIMIT = 200000  # glyph bitmaps kept (about 1 kB each) before the least recently used are dropped
 KERNING_PROBES = ("AV", "To", "Ta", "We", "Yo", "LT", "P.", "r,", "y.", "AT")

@@ -14,8 +14,8 @@ from synthgen.datasets import (
     LmdbReader,
     escape_label,
     open_dataset,
-    write_json_atomically,
 )
+from synthgen.files import write_json_atomically
 from synthgen.seeding import new_stream, reseed
 
 META_FILE = "meta.tsv"

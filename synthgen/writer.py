@@ -23,9 +23,9 @@ from synthgen.datasets import (
     encode_image,
     open_dataset,
     write_errors,
-    write_json_atomically,
 )
-from synthgen.font_audit import AUDIT_VERSION
+from synthgen.files import write_json_atomically
+from synthgen.fonts.audit import AUDIT_VERSION
 from synthgen.generator import Sample, WordGenerator
 from synthgen.paths import PROJECT_ROOT
 

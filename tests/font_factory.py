@@ -9,7 +9,7 @@ from fontTools.pens.transformPen import TransformPen
 from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTFont
 
-from synthgen.font_files import matplotlib_font_folder
+from synthgen.fonts.files import matplotlib_font_folder
 
 SOURCE = "DejaVuSans.ttf"
 

@@ -16,7 +16,7 @@ def write(tmp_path, text):
 
 @pytest.mark.parametrize("path", sorted((PROJECT_ROOT / "configs").glob("*.yaml")), ids=lambda path: path.name)
 def test_every_shipped_config_loads(path):
-    if path.name.startswith("train-"):  # training recipes, for the recognizer
+    if path.name.startswith(("train-", "finetune-")):  # training recipes, for the recognizer
         from recognizer.config import TrainConfig, load_train_config
 
         training = load_train_config(path)

@@ -8,8 +8,8 @@ import pytest
 from synthgen.effects import IMAGE_EFFECTS, TEXT_EFFECTS, EffectStack
 from synthgen.effects.base import uniform
 from synthgen.effects.geometry import rotate
-from synthgen.font_files import matplotlib_font_folder
-from synthgen.glyph_shapes import load_font
+from synthgen.fonts.files import matplotlib_font_folder
+from synthgen.fonts.shapes import load_font
 from synthgen.renderer import render_mask
 
 

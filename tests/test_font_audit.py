@@ -8,8 +8,8 @@ import string
 import pytest
 from font_factory import PLANTED
 
-from synthgen.font_audit import AuditCache, audit_face, audit_faces, write_audit_json
-from synthgen.font_files import discover_faces
+from synthgen.fonts.audit import FontReport, AuditCache, audit_face, audit_faces, write_audit_json
+from synthgen.fonts.files import discover_faces
 
 
 def audit_one(path, charset):
@@ -51,6 +51,9 @@ def test_symbol_faces_are_rejected(planted_fonts, charset):
     report = audit_one(planted_fonts["symbol_font"], charset)
     assert report.status == "rejected"
     assert "wrong_glyphs" in report.problem_codes()
+    assert report.coverage == ""  # a rejected face may be used for nothing, so its report lists nothing
+    cached = FontReport.from_json({**report.to_json(), "coverage": "abc"})  # a report cached before that rule
+    assert cached.coverage == ""
 
 
 def test_unreadable_files_are_rejected_without_crashing(planted_fonts, charset):

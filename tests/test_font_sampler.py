@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from synthgen.config import FontConfig
-from synthgen.font_audit import FontReport
-from synthgen.font_catalog import CatalogEntry, FontCatalog
-from synthgen.font_sampler import FontCoverageError, FontSampler
+from synthgen.fonts.audit import FontReport
+from synthgen.fonts.catalog import CatalogEntry, FontCatalog
+from synthgen.fonts.sampler import FontCoverageError, FontSampler
 
 DRAWS = 20000
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from synthgen.cli import main as synthgen_main
-from synthgen.font_files import matplotlib_font_folder
+from synthgen.fonts.files import matplotlib_font_folder
 from synthgen.profile import STATISTICS, Crop, compare, measure
 
 

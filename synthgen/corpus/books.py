@@ -9,7 +9,8 @@ import numpy as np
 
 from synthgen.config import BooksConfig
 from synthgen.corpus.choices import CorpusInputError, chance, pick_weighted
-from synthgen.paths import read_utf8_text, resolve_path
+from synthgen.files import read_utf8_text
+from synthgen.paths import resolve_path
 
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 GUTENBERG_START = re.compile(r"^\*{3}\s*START OF (?:THE|THIS) PROJECT GUTENBERG.*$", re.IGNORECASE | re.MULTILINE)

@@ -8,7 +8,8 @@ from typing import TypeVar
 
 import numpy as np
 
-from synthgen.paths import PROJECT_ROOT, read_utf8_text
+from synthgen.files import read_utf8_text
+from synthgen.paths import PROJECT_ROOT
 
 Item = TypeVar("Item")
 CORPORA = PROJECT_ROOT / "corpora"

@@ -6,7 +6,8 @@ import numpy as np
 
 from synthgen.config import FieldsConfig
 from synthgen.corpus.choices import CorpusInputError, pick_weighted
-from synthgen.paths import read_utf8_text, resolve_path
+from synthgen.files import read_utf8_text
+from synthgen.paths import resolve_path
 
 
 def read_weighted_tokens(path: str) -> tuple[list[str], np.ndarray]:

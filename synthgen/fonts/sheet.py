@@ -10,9 +10,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from synthgen.font_audit import FontReport
-from synthgen.font_files import matplotlib_font_folder
-from synthgen.glyph_shapes import load_font
+from synthgen.fonts.audit import FontReport
+from synthgen.fonts.files import matplotlib_font_folder
+from synthgen.fonts.shapes import load_font
 
 SAMPLE_LINE = "Sphinx of black quartz, judge my vow 0123456789 $12.99 €£ 50% & @/:-#"
 STATUS_COLOURS = {"ok": (30, 130, 60), "restricted": (200, 120, 0), "rejected": (200, 30, 30)}

@@ -17,8 +17,8 @@ from fontTools.ttLib import TTFont
 from tqdm import tqdm
 
 from synthgen.charset import Charset
-from synthgen.font_files import FontFace
-from synthgen.glyph_shapes import (
+from synthgen.fonts.files import FontFace
+from synthgen.fonts.shapes import (
     RENDER_SIZE,
     Glyph,
     box_vector,
@@ -87,7 +87,8 @@ class FontReport:
     def from_json(cls, data: dict) -> "FontReport":
         """Rebuild a report from its JSON form."""
         problems = tuple(Problem(**problem) for problem in data.get("problems", ()))
-        return cls(**{**data, "problems": problems})
+        coverage = "" if data.get("status") == "rejected" else data.get("coverage", "")  # reports cached before the rule
+        return cls(**{**data, "problems": problems, "coverage": coverage})
 
 
 @dataclass
@@ -202,7 +203,7 @@ def judge_face(
         style=names.style,
         status=status,
         problems=tuple(problems),
-        coverage=coverage,
+        coverage="" if status == "rejected" else coverage,  # what the face may be used for: nothing once rejected
         case_policy=case_policy(coverage, bool(case_matched)),
         bold=names.bold,
         italic=names.italic,

@@ -11,9 +11,9 @@ import numpy as np
 
 from synthgen.charset import Charset
 from synthgen.config import FontConfig
-from synthgen.font_audit import AuditCache, FontReport, audit_faces
-from synthgen.font_catalog import CatalogEntry, FontCatalog
-from synthgen.font_files import discover_faces, font_folders
+from synthgen.fonts.audit import AuditCache, FontReport, audit_faces
+from synthgen.fonts.catalog import CatalogEntry, FontCatalog
+from synthgen.fonts.files import discover_faces, font_folders
 from synthgen.paths import resolve_path
 
 

@@ -160,7 +160,7 @@ class ReferenceShapes:
 @lru_cache(maxsize=4)
 def reference_shapes(characters: str) -> ReferenceShapes:
     """Reference vectors for the given characters, drawn in matplotlib's DejaVu and STIX faces."""
-    from synthgen.font_files import matplotlib_font_folder
+    from synthgen.fonts.files import matplotlib_font_folder
 
     vectors_by_character: dict[str, list[np.ndarray]] = {character: [] for character in characters}
     for name in REFERENCE_FILES:

@@ -1,0 +1,29 @@
+"""Small file helpers shared by the generator, the datasets and the runs notebook: atomic JSON, UTF-8 reading."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON to a temporary file, flush it to disk, then rename it over the target."""
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def read_utf8_text(path: str | Path, what: str, error: type[ValueError]) -> str:
+    """A whole UTF-8 file; a missing or undecodable file raises `error` naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as missing:
+        raise error(f"{what} not found: {path}") from missing
+    except UnicodeDecodeError as undecodable:
+        raise error(f"{what} {path} is not UTF-8 (byte {undecodable.start}): convert it or remove it") from undecodable
