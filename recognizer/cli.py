@@ -73,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--onnx", required=True, metavar="OUT.onnx")
     export.set_defaults(handler=run_export)
 
+    serve = commands.add_parser("serve", help="an HTTP API and web page over a checkpoint or ONNX model")
+    serve.add_argument("model", metavar="MODEL", help="a checkpoint (.pt) or an ONNX file made by `recognizer export`")
+    serve.add_argument("--host", help="interface to listen on (default 127.0.0.1; 0.0.0.0 for all, e.g. in a container)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--workers", type=int, help="inference threads (default 2)")
+    serve.add_argument("--config", help="service YAML: limits, keys, lexicons, log")
+    serve.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    serve.set_defaults(handler=run_serve)
+
     compare = commands.add_parser("compare", help="the data lab: train every arm with one recipe and budget, score on real sets")
     compare.add_argument("lab", metavar="LAB.yaml")
     compare.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -197,11 +206,24 @@ def run_predict(arguments: argparse.Namespace) -> int:
 
 def run_export(arguments: argparse.Namespace) -> int:
     """Write the ONNX file."""
-    from recognizer.export import export_onnx
     from recognizer.checkpoints import load_checkpoint
+    from recognizer.export import checkpoint_metadata, export_onnx
 
-    model, _, _ = load_checkpoint(arguments.checkpoint)
-    print(f"onnx: {export_onnx(model, arguments.onnx)}")
+    model, _, payload = load_checkpoint(arguments.checkpoint)
+    print(f"onnx: {export_onnx(model, arguments.onnx, metadata=checkpoint_metadata(payload))}")
+    return 0
+
+
+def run_serve(arguments: argparse.Namespace) -> int:
+    """Serve a model until stopped."""
+    from recognizer.serve import load_serve_config, run_server
+
+    flags = [f"{key}={value}" for key, value in (("host", arguments.host), ("port", arguments.port),
+                                                 ("workers", arguments.workers)) if value is not None]
+    config = load_serve_config(arguments.config, [*arguments.overrides, *flags])
+    model = Path(arguments.model)
+    print(f"serving {model} on http://{config.host}:{config.port}/ (API under /v1, metrics /metrics)", flush=True)
+    run_server(model, config)
     return 0
 
 

@@ -20,17 +20,27 @@ from synthgen.stream import WORKER_START, SyntheticWords, WordBatch, batches, co
 
 
 def prepare_image(image: np.ndarray, height: int, channels: int, max_width: int) -> np.ndarray:
-    """A stored or real crop as the model reads it: grey or RGB, `height` pixels high, aspect kept, width capped."""
+    """A stored or real crop as the model reads it: grey or RGB, dark on light, `height` pixels high, aspect kept,
+    width capped. The one way into the model for datasets on disk, eval, predict and the service."""
     if channels == 1 and image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     elif channels == 3 and image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if light_on_dark(image):
+        image = 255 - image
     old_height, old_width = image.shape[:2]
     width = min(max_width, max(1, round(old_width * height / old_height)))
     if (old_height, old_width) == (height, width):
         return image
     interpolation = cv2.INTER_AREA if old_height > height else cv2.INTER_LINEAR
     return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+def light_on_dark(image: np.ndarray) -> bool:
+    """Whether a crop holds light text on a dark ground: most of it lies on the dark side of Otsu's threshold."""
+    grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    threshold, _ = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return float(grey.max()) - float(grey.min()) > 32 and float((grey > threshold).mean()) < 0.4
 
 
 class DiskWords(Dataset):

@@ -72,7 +72,15 @@ def log_add(a: float, b: float) -> float:
 
 
 def prefix_beam_search(log_probabilities: torch.Tensor, codec: Codec, beam_width: int) -> tuple[str, float]:
-    """One sequence (T, C): keep the `beam_width` likeliest prefixes, each with P(ends in blank), P(ends in its last)."""
+    """The likeliest text of one sequence (T, C) and its log-probability over all its alignments."""
+    return prefix_beams(log_probabilities, codec, beam_width)[0]
+
+
+def prefix_beams(log_probabilities: torch.Tensor, codec: Codec, beam_width: int) -> list[tuple[str, float]]:
+    """Every surviving text of one sequence (T, C), likeliest first, with its log-probability over all alignments.
+
+    Keeps the `beam_width` likeliest prefixes at each step, each with P(ends in blank) and P(ends in its last label).
+    """
     beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -math.inf)}
     candidates_per_step = min(beam_width, log_probabilities.shape[1])
     for step in log_probabilities:
@@ -98,5 +106,15 @@ def prefix_beam_search(log_probabilities: torch.Tensor, codec: Codec, beam_width
         ranked = sorted(following.items(), key=lambda item: log_add(*item[1]), reverse=True)[:beam_width]
         beams = {prefix: (values[0], values[1]) for prefix, values in ranked}
     scores = {prefix: log_add(*values) for prefix, values in beams.items()}
-    best = max(scores, key=scores.get)
-    return codec.decode(list(best)), scores[best]
+    return [(codec.decode(list(prefix)), score) for prefix, score in sorted(scores.items(), key=lambda item: -item[1])]
+
+
+def allowed_classes(codec: Codec, allowed: str) -> torch.Tensor:
+    """(C,) bool: the blank and the classes of the allowed characters; decoding is constrained to them."""
+    unknown = sorted(set(allowed) - set(codec.characters))
+    if unknown:
+        raise ValueError(f"allowed characters outside the model's charset: {''.join(unknown)!r}")
+    mask = torch.zeros(codec.classes, dtype=torch.bool)
+    mask[BLANK] = True
+    mask[[codec.index[character] for character in set(allowed)]] = True
+    return mask
