@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import shutil
@@ -35,6 +34,7 @@ from synthgen.charset import Charset
 from synthgen.codec import Codec
 from synthgen.config import load_config
 from synthgen.errors import ConfigError
+from synthgen.files import file_sha256
 from synthgen.paths import resolve_path
 from synthgen.stream import SyntheticWords, WordBatch
 
@@ -317,15 +317,6 @@ def grown_weights(old_weights: dict, fresh_weights: dict, old: str, new: str) ->
                 rows[position] = old_weights[name][old.index(character) + 1]
         weights[name] = rows
     return weights
-
-
-def file_sha256(path: Path) -> str:
-    """The hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def freeze_features(model: torch.nn.Module, frozen: bool) -> None:

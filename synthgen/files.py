@@ -1,7 +1,9 @@
-"""Small file helpers shared by the generator, the datasets and the runs notebook: atomic JSON, UTF-8 reading."""
+"""Small file helpers shared by the generator, the datasets, the runs notebook and the service: atomic JSON, UTF-8
+reading, file digests."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -27,3 +29,12 @@ def read_utf8_text(path: str | Path, what: str, error: type[ValueError]) -> str:
         raise error(f"{what} not found: {path}") from missing
     except UnicodeDecodeError as undecodable:
         raise error(f"{what} {path} is not UTF-8 (byte {undecodable.start}): convert it or remove it") from undecodable
+
+
+def file_sha256(path: str | Path) -> str:
+    """The hex SHA-256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import threading
@@ -24,6 +23,7 @@ from recognizer.model import STRIDE
 from recognizer.predict import Lexicon
 from synthgen.charset import Charset
 from synthgen.codec import Codec
+from synthgen.files import file_sha256
 from synthgen.stream import collate
 
 CHECK_WORDS = ("TOTAL", "12.99", "Receipt", "Qty: 2")  # built-in crops every candidate model reads before it serves
@@ -100,15 +100,6 @@ class ServedModel:
             snapped, outcome = lexicon.apply(Prediction(text, confidence))
             answer.update(text=snapped.text, lexicon=outcome, read=text)
         return answer
-
-
-def file_sha256(path: Path) -> str:
-    """The hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_served_model(path: Path, threads: int = 1) -> ServedModel:
