@@ -52,6 +52,9 @@ def run_main_job(config_path: str | None, overrides: list[str], out: Path, steps
     print(f"    accuracy {summary['accuracy']:.3f} exact, {summary['accuracy_case_insensitive']:.3f} case-insensitive; "
           f"CER {summary['cer']:.3f}; negatives' false-positive rate {summary['negative_false_positive_rate'] or 0:.3f}")
     print(f"    report: {report}\n    worst errors: {gallery} (+ .png)\n    plots: {run / 'plots'}")
+    checkpoint = run / "checkpoints" / "last.pt"
+    print(f"[9] serve it: ./run recognizer serve {checkpoint}  (then open http://127.0.0.1:8000/ or POST crops to "
+          f"/v1/recognize; ./run recognizer export {checkpoint} --onnx model.onnx for ONNX Runtime)")
     print(f"main job done in {(time.monotonic() - started) / 60:.1f} min; everything is under {out}")
     return report
 

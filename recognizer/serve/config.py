@@ -31,7 +31,7 @@ class Keys:
 
     api: dict[str, str] = field(default_factory=dict)  # key id: sha256 of the key; empty: no key needed
     admin: str | None = None  # sha256 of the admin key; None: /v1/model/reload is off
-    rate_per_minute: int = bounded(600, 1, 10_000_000)  # requests per key per minute (a token bucket)
+    rate_per_minute: int = bounded(600, 1, 10_000_000)  # requests per key per minute (a token bucket), when keys are set
 
 
 @dataclass(frozen=True)

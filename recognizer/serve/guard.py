@@ -95,7 +95,7 @@ class Guard:
             key_id = next((name for name, digest in keys.items() if matches(key, digest)), "")
             if not key_id:
                 raise RequestError(403, "wrong_key", "this API key is not known")
-        wait = self.bucket.take(key_id)
+        wait = self.bucket.take(key_id) if keys else 0.0  # the rate limit is per key: without keys there is none
         if wait:
             raise RequestError(429, "rate_limited", f"over {self.config.keys.rate_per_minute} requests a minute",
                                {"Retry-After": str(max(1, round(wait)))})
