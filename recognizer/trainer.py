@@ -335,6 +335,8 @@ def log_window(run: Path, state: TrainingState, window: dict, scheduler, bar) ->
         "lr": scheduler.get_last_lr()[0], "samples_per_second": window["samples"] / elapsed,
         "data_wait_share": window["wait"] / elapsed, "skipped": state.skipped,
     }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        record["gpu_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30  # peak since the run started
     append_metrics(run, record)
     bar.set_postfix(loss=f"{record['loss']:.3f}", img_s=f"{record['samples_per_second']:.0f}",
                     wait=f"{record['data_wait_share']:.0%}")
