@@ -1,7 +1,9 @@
 """Accuracy on real receipts of a tiny CRNN trained only on our synthetic stream, on CPU, for a fixed sample budget.
 
-Run: .venv/bin/python bench/accuracy.py [--samples 240000] [--config configs/receipt.yaml] [--skip-throughput]
-1. Training throughput (samples/s) of every preset on CPU, on ready-made batches (no data loading).
+Run: .venv/bin/python bench/accuracy.py [--samples 240000] [--config configs/receipt.yaml] [--precision fp32|bf16]
+       [--skip-throughput]
+1. Training throughput (samples/s) of every preset on CPU, on ready-made batches (no data loading), in fp32 and in
+   bf16 autocast (fast where the CPU has AVX512-BF16 or AMX, slow where it emulates bf16).
 2. Trains `tiny` on the online stream of the receipt-heavy config (both cores: one data worker, two torch threads),
    validating on held-out fonts, then evaluates the checkpoint chosen on that synthetic validation set on
    ../shared/data/sroie-dev/words and lines when they exist (else only on the synthetic set), and prints
@@ -25,7 +27,7 @@ REFERENCES = {"words": {"Tesseract 5.3": (0.708, 0.104), "EasyOCR 1.7.2": (0.656
 
 
 def preset_throughput(steps: int = 12) -> None:
-    """Samples per second of a training step (forward, CTC, backward, AdamW) for each preset, batch 64."""
+    """Samples per second of a training step (forward, CTC, backward, AdamW) for each preset, batch 64, fp32 and bf16."""
     import torch
     import torch.nn.functional as F
 
@@ -36,25 +38,29 @@ def preset_throughput(steps: int = 12) -> None:
 
     torch.set_num_threads(2)
     batches = SyntheticWords(load_config(), batch_size=64, bucket_batches=4)[0]
-    print(f"{'preset':8} {'parameters':>10} {'samples/s':>10}  (CPU, 2 threads, batch 64, synthetic widths)")
+    print(f"{'preset':8} {'parameters':>10} {'fp32/s':>8} {'bf16/s':>8}  (CPU, 2 threads, batch 64, synthetic widths)")
     for preset in PRESETS:
-        model = build_model(model_config(preset, 108)).to(memory_format=torch.channels_last)
-        optimizer = torch.optim.AdamW(model.parameters())
-        count, started = 0, 0.0
-        for step in range(steps + 2):
-            if step == 2:
-                count, started = 0, time.monotonic()
-            batch = batches[step % len(batches)]
-            images = ctc_ready(batch.images, batch.target_lengths).contiguous(memory_format=torch.channels_last)
-            logits = model(images)
-            loss = F.ctc_loss(logits.log_softmax(2).transpose(0, 1), batch.targets, torch.full((len(batch),), logits.shape[1]),
-                              batch.target_lengths, zero_infinity=True)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            count += len(batch)
+        speeds = []
+        for dtype in (None, torch.bfloat16):
+            model = build_model(model_config(preset, 108)).to(memory_format=torch.channels_last)
+            optimizer = torch.optim.AdamW(model.parameters())
+            count, started = 0, 0.0
+            for step in range(steps + 2):
+                if step == 2:
+                    count, started = 0, time.monotonic()
+                batch = batches[step % len(batches)]
+                images = ctc_ready(batch.images, batch.target_lengths).contiguous(memory_format=torch.channels_last)
+                with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+                    logits = model(images)
+                loss = F.ctc_loss(logits.float().log_softmax(2).transpose(0, 1), batch.targets,
+                                  torch.full((len(batch),), logits.shape[1]), batch.target_lengths, zero_infinity=True)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                count += len(batch)
+            speeds.append(count / (time.monotonic() - started))
         parameters = sum(p.numel() for p in model.parameters())
-        print(f"{preset:8} {parameters:10,d} {count / (time.monotonic() - started):10.1f}")
+        print(f"{preset:8} {parameters:10,d} {speeds[0]:8.1f} {speeds[1]:8.1f}")
 
 
 def main() -> None:
@@ -64,6 +70,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--config", default="configs/receipt.yaml", help="synthgen config of the stream")
     parser.add_argument("--runs", default="runs", help="runs folder (default runs)")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="training precision (default fp32)")
     parser.add_argument("--skip-throughput", action="store_true")
     arguments = parser.parse_args()
     if not arguments.skip_throughput:
@@ -72,7 +79,7 @@ def main() -> None:
     steps = max(1, arguments.samples // arguments.batch)
     real = [str(SROIE / name) for name in ("words", "lines") if (SROIE / name / "labels.tsv").exists()]
     overrides = [
-        f"name=accuracy-tiny-{arguments.samples}", f"runs_dir={arguments.runs}", f"steps={steps}",
+        f"name=accuracy-tiny-{arguments.samples}-{arguments.precision}", f"precision={arguments.precision}", f"runs_dir={arguments.runs}", f"steps={steps}",
         f"data.batch_size={arguments.batch}", f"data.synthetic.config={arguments.config}", "data.workers=1", "threads=2",
         f"validation.every={max(1, steps // 6)}", "validation.synthetic_samples=1024", f"optim.warmup_steps={min(300, steps // 10)}",
         f"validation.datasets=[{', '.join(real)}]",
