@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from training_runs import chosen_checkpoint, run_folder  # bench/, the script's own folder
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SROIE = ROOT.parent / "shared" / "data" / "sroie-dev"
@@ -89,7 +91,7 @@ def main() -> None:
     started = time.monotonic()
     output = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout
     minutes = (time.monotonic() - started) / 60
-    run = Path(output.split("run: ")[-1].split()[0])
+    run = run_folder(output)
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in records if r["kind"] == "train"]
     wait = sum(r["data_wait_share"] for r in train) / len(train)
@@ -101,8 +103,7 @@ def main() -> None:
     if synthetic:
         print(f"synthetic, held-out fonts: accuracy {synthetic['accuracy']:.3f} exact, "
               f"{synthetic['accuracy_case_insensitive']:.3f} case-insensitive, CER {synthetic['cer']:.3f}")
-    checkpoint = run / "checkpoints" / "best.pt"
-    checkpoint = checkpoint if checkpoint.exists() else run / "checkpoints" / "last.pt"
+    checkpoint = chosen_checkpoint(run)
     for path in real:
         name = Path(path).name
         report = run / f"eval-{name}.json"

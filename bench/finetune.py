@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from training_runs import chosen_checkpoint, run_folder  # bench/, the script's own folder
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 WORDS = ROOT.parent / "shared" / "data" / "sroie-dev" / "words"
@@ -90,10 +92,10 @@ def fine_tune(baseline: Path, data: dict[str, Path], weight: float, steps: int) 
                  f"validation.datasets=[{data['calibration']}]", "validation.best_metric=accuracy_case_insensitive"]
     output = run("recognizer", "train", "configs/finetune-receipt.yaml", "--init", str(baseline),
                  *[item for override in overrides for item in ("--set", override)])
-    folder = Path(output.split("run: ")[-1].split()[0])
+    folder = run_folder(output)
     records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
     best = max(r["sets"][data["calibration"].name]["accuracy_case_insensitive"] for r in records if r["kind"] == "validation")
-    return folder / "checkpoints" / "best.pt", best
+    return chosen_checkpoint(folder), best
 
 
 def main() -> None:
@@ -110,7 +112,7 @@ def main() -> None:
         print("no baseline given and the lab has none: training one (240,000 samples, about 25 minutes)")
         output = run("recognizer", "train", "configs/train-receipt.yaml", "--set", "steps=3750", "--set", "threads=2",
                      "--set", f"runs_dir={WORK / 'runs'}", "--set", "name=baseline")
-        baseline = Path(output.split("run: ")[-1].split()[0]) / "checkpoints" / "best.pt"
+        baseline = chosen_checkpoint(run_folder(output))
     print(f"baseline (synthetic only): {baseline}")
     tuned = {}
     for weight in arguments.weights:

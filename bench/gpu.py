@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from training_runs import chosen_checkpoint, run_folder  # bench/, the script's own folder
+
 ROOT = Path(__file__).resolve().parent.parent
 SROIE_WORDS = ROOT.parent / "shared" / "data" / "sroie-dev" / "words"
 
@@ -52,7 +54,7 @@ def train(preset: str, options: argparse.Namespace, workers: int) -> Path:
         overrides.append(f"data.synthetic.overrides=[{', '.join(repr(o) for o in options.synthgen_set)}]")
     command = [sys.executable, "-m", "recognizer", "train", *[item for o in overrides for item in ("--set", o)]]
     output = subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True).stdout
-    return Path(output.split("run: ")[-1].split()[0])
+    return run_folder(output)
 
 
 def throughput(run: Path) -> dict:
@@ -70,8 +72,7 @@ def real_accuracy(run: Path, real: Path) -> dict | None:
     """Case-insensitive accuracy and CER of the run's chosen checkpoint on the real crops, or None without them."""
     if not (real / "labels.tsv").exists() and not (real / "data.mdb").exists():
         return None
-    checkpoint = run / "checkpoints" / "best.pt"
-    checkpoint = checkpoint if checkpoint.exists() else run / "checkpoints" / "last.pt"
+    checkpoint = chosen_checkpoint(run)
     report = run / f"eval-{real.name}.json"
     command = [sys.executable, "-m", "recognizer", "eval", str(checkpoint), str(real), "--json", str(report)]
     subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
