@@ -16,7 +16,7 @@ from synthgen.codec import Codec
 from synthgen.config import Config
 from synthgen.datasets import decode_image, open_dataset
 from synthgen.seeding import new_stream, reseed
-from synthgen.stream import WORKER_START, SyntheticWords, WordBatch, batches, collate, stream_loader
+from synthgen.stream import WORKER_START, SyntheticWords, WordBatch, batches, collate, pad_value, stream_loader
 
 
 def prepare_image(image: np.ndarray, height: int, channels: int, max_width: int) -> np.ndarray:
@@ -34,6 +34,14 @@ def prepare_image(image: np.ndarray, height: int, channels: int, max_width: int)
         return image
     interpolation = cv2.INTER_AREA if old_height > height else cv2.INTER_LINEAR
     return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+def with_reading_margin(image: np.ndarray) -> np.ndarray:
+    """A prepared crop with paper (its right edge's colour) added on the right, half its height wide. Real crops end
+    at the last character; without paper after it, the columns there read differently alone than in a padded batch
+    (about 6% of real receipt words changed their text), with it a crop reads the same in any batch."""
+    margin = np.full((image.shape[0], image.shape[0] // 2, *image.shape[2:]), pad_value(image), dtype=image.dtype)
+    return np.concatenate([image, margin], axis=1)
 
 
 def light_on_dark(image: np.ndarray) -> bool:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import torch
 
-from recognizer.data import prepare_image
+from recognizer.data import prepare_image, with_reading_margin
 from recognizer.decoding import Calibration, Prediction, beam_decode, greedy_decode
 from recognizer.evaluation import ctc_ready
 from recognizer.metrics import edit_counts
@@ -33,7 +33,7 @@ def predict_images(model: torch.nn.Module, codec: Codec, images: list[np.ndarray
                    beam: int = 0, max_width: int = 400, batch_size: int = 32) -> list[Prediction]:
     """Text and calibrated confidence for each image (any size; resized to the model's height)."""
     config = model.config
-    prepared = [prepare_image(image, config.height, config.channels, max_width) for image in images]
+    prepared = [with_reading_margin(prepare_image(image, config.height, config.channels, max_width)) for image in images]
     device = next(model.parameters()).device
     predictions: list[Prediction] = []
     for start in range(0, len(prepared), batch_size):

@@ -16,9 +16,11 @@ import torch.nn.functional as F
 
 from recognizer.checkpoints import save_checkpoint
 from recognizer.config import TrainConfig
+from recognizer.data import with_reading_margin
 from recognizer.decoding import greedy_decode
 from recognizer.evaluation import ctc_ready
 from recognizer.model import build_model, model_config
+from recognizer.serve.model import bucket_width
 from recognizer.trainer import TrainingState, checkpoint_payload
 from synthgen.codec import Codec
 from synthgen.generator import WordGenerator
@@ -32,7 +34,8 @@ NO_EFFECTS = [f"effects.{stage}.{name}.p=0" for stage, names in (
 
 
 def reading_model(small_config, folder: Path, count: int = 6) -> tuple[Path, list[tuple[np.ndarray, str]]]:
-    """A tiny CRNN overfitted on `count` clean crops of one size until it reads each alone and all batched; its checkpoint."""
+    """A tiny CRNN overfitted on `count` clean crops of one size (as the service reads them: with the reading margin)
+    until it reads each alone and all batched; its checkpoint."""
     config = small_config("render.negative_rate=0", "corpus.shape.phrase=0", "corpus.shape.line=0", "corpus.upper_rate=1",
                           "corpus.sources.urls.weight=0", "corpus.balance.enabled=false",
                           "render.neighbor_rate=0", "render.line_fragment_rate=0", "render.inverted_rate=0", *NO_EFFECTS)
@@ -48,7 +51,7 @@ def reading_model(small_config, folder: Path, count: int = 6) -> tuple[Path, lis
     codec = Codec(generator.charset)
     model = build_model(model_config("tiny", codec.classes), seed=0)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    variants = [(variant, text) for image, text in crops for variant in (image, *rescanned(image))]
+    variants = [(with_reading_margin(variant), text) for image, text in crops for variant in (image, *rescanned(image))]
     batch = collate([(i, image, text) for i, (image, text) in enumerate(variants)], codec)
     alone = [collate([(0, image, text)], codec) for image, text in variants]
     for step in range(1, 3001):
@@ -70,8 +73,10 @@ def reading_model(small_config, folder: Path, count: int = 6) -> tuple[Path, lis
 
 
 def same_width(crops: list[tuple[np.ndarray, str]]) -> list[tuple[np.ndarray, str]]:
-    """The crops padded on the right with their own edge to one width: batched or alone, the model sees no padding."""
-    width = max(image.shape[1] for image, _ in crops)
+    """The crops padded on the right with their own edge to one width, which with the reading margin is a width the
+    service pads batches to: batched or alone, the model sees no padding beyond the margin."""
+    margin = crops[0][0].shape[0] // 2
+    width = bucket_width(max(image.shape[1] for image, _ in crops) + margin) - margin
     return [(cv2.copyMakeBorder(image, 0, 0, 0, width - image.shape[1], cv2.BORDER_REPLICATE), text) for image, text in crops]
 
 

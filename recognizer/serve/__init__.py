@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from recognizer.serve.config import ServeConfig, load_serve_config
@@ -10,12 +9,10 @@ from recognizer.serve.config import ServeConfig, load_serve_config
 
 def run_server(model: Path, config: ServeConfig) -> None:
     """Serve until SIGTERM or Ctrl-C; in-flight requests finish first (uvicorn's graceful shutdown)."""
-    import torch
     import uvicorn
 
     from recognizer.serve.app import Service, build_app
 
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // config.workers))  # the inference threads share the cores
     app = build_app(Service(config, model))
     uvicorn.run(app, host=config.host, port=config.port, log_level="info", access_log=False,
                 timeout_graceful_shutdown=int(config.limits.timeout_seconds) + 5)

@@ -7,9 +7,9 @@ import base64
 import binascii
 import json
 import logging
+import os
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from recognizer.decoding import allowed_classes
 from recognizer.errors import CheckpointError
 from recognizer.predict import Lexicon
+from recognizer.serve.batcher import Batcher, Job
 from recognizer.serve.config import ServeConfig
 from recognizer.serve.errors import RequestError
 from recognizer.serve.guard import Guard, RequestLog, ServiceMetrics
@@ -35,15 +37,16 @@ logger = logging.getLogger("recognizer.serve")
 
 
 class Service:
-    """The state the routes share: config, model holder, lexicons, guard, metrics, log and the inference threads."""
+    """The state the routes share: config, model holder, lexicons, guard, metrics, log and the batching threads."""
 
     def __init__(self, config: ServeConfig, model_path: Path) -> None:
         self.config = config
         self.metrics = ServiceMetrics()
         self.guard = Guard(config, self.metrics)
         self.log = RequestLog(Path(config.log)) if config.log else None
-        self.holder = ModelHolder(config.max_batch, threads=1)
-        self.executor = ThreadPoolExecutor(config.workers, thread_name_prefix="recognize")
+        threads = max(1, (os.cpu_count() or 1) // config.workers)  # per inference thread: together they use every core
+        self.holder = ModelHolder(config.max_batch, threads=threads, precision=config.precision)
+        self.batcher = Batcher(config.workers, config.max_batch, torch_threads=threads)
         self.lexicons = {name: Lexicon.from_file(path, high=config.bands.high, low=config.bands.low,
                                                  max_distance=config.bands.max_distance)
                          for name, path in config.lexicons.items()}
@@ -166,16 +169,18 @@ async def recognize(request: Request) -> Response:
     images, options = await uploads(request, service)
     pixels = [decode_upload(data, service.config.limits, name) for name, data in images]
     model = service.holder.current
-    lexicon = service.lexicons.get(options.lexicon) if options.lexicon else None
-    async with service.guard.queue():
-        loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(service.executor, model.read, pixels, options, lexicon, service.config.max_batch)
+    if options.allowed:
         try:
-            answers = await asyncio.wait_for(work, service.config.limits.timeout_seconds)
-        except asyncio.TimeoutError:
-            raise RequestError(504, "timeout", f"not answered within {service.config.limits.timeout_seconds} s") from None
+            allowed_classes(model.codec, options.allowed)
         except ValueError as error:  # allowed characters outside the charset
             raise RequestError(400, "bad_option", str(error)) from None
+    lexicon = service.lexicons.get(options.lexicon) if options.lexicon else None
+    async with service.guard.queue():
+        work = asyncio.wrap_future(service.batcher.submit(Job(model, pixels, options, lexicon)))
+        try:
+            answers = await asyncio.wait_for(work, service.config.limits.timeout_seconds)
+        except TimeoutError:
+            raise RequestError(504, "timeout", f"not answered within {service.config.limits.timeout_seconds} s") from None
     for answer, (name, _) in zip(answers, images):
         answer["name"] = name
     service.metrics.images.inc(len(images))
@@ -262,7 +267,7 @@ def build_app(service: Service) -> Starlette:
     async def lifespan(app):
         await asyncio.get_running_loop().run_in_executor(None, service.start)
         yield
-        service.executor.shutdown(wait=True)
+        service.batcher.close()
 
     routes = [
         Route("/", page), Route("/v1/recognize", recognize, methods=["POST"]),

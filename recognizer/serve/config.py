@@ -50,7 +50,9 @@ class ServeConfig:
     host: str = "127.0.0.1"  # loopback by default; 0.0.0.0 (all interfaces, e.g. in a container) only when asked
     port: int = bounded(8000, 0, 65535)
     workers: int = bounded(2, 1, 256)  # inference threads (one process: one model, one reload, one set of limits)
-    max_batch: int = bounded(64, 1, 4096)  # crops run through the model at once
+    max_batch: int = bounded(16, 1, 4096)  # crops run through the model at once (from one request or several); batches
+    # of 8-16 crops sorted by width waste less on padding than larger ones and read about as fast per crop on a CPU
+    precision: str = "auto"  # checkpoints: auto (bf16 on CPUs with native bf16, else fp32) | fp32 | bf16; ONNX: fp32
     limits: Limits = field(default_factory=Limits)
     keys: Keys = field(default_factory=Keys)
     bands: Bands = field(default_factory=Bands)
@@ -58,6 +60,8 @@ class ServeConfig:
     log: str | None = None  # JSON-lines request log (no image bytes in it)
 
     def __post_init__(self) -> None:
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.bands.low > self.bands.high:
             raise ConfigError(f"bands.low ({self.bands.low}) is above bands.high ({self.bands.high})")
         for name, digest in [*self.keys.api.items(), *([("admin", self.keys.admin)] if self.keys.admin else [])]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -13,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
-from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 
 from recognizer.serve.config import ServeConfig
@@ -75,13 +73,12 @@ def matches(key: str, digest: str) -> bool:
 
 
 class Guard:
-    """API keys, per-key rate limits and the bounded queue in front of the inference threads."""
+    """API keys, per-key rate limits and the bound on requests waiting for (or running on) the model."""
 
     def __init__(self, config: ServeConfig, metrics: ServiceMetrics) -> None:
         self.config, self.metrics = config, metrics
         self.bucket = TokenBucket(config.keys.rate_per_minute)
         self.waiting = 0
-        self.slots = asyncio.Semaphore(config.workers)
 
     def admit(self, request: Request) -> str:
         """The key id of an allowed request (`anonymous` when no keys are configured); 401, 403 or 429 otherwise."""
@@ -120,28 +117,38 @@ class Guard:
         self.waiting += 1
         self.metrics.queue_depth.set(self.waiting)
         try:
-            async with self.slots:
-                yield
+            yield
         finally:
             self.waiting -= 1
             self.metrics.queue_depth.set(self.waiting)
 
     def middleware_class(self) -> type:
-        """Middleware that times and counts every request by route and status."""
+        """Plain ASGI middleware that times and counts every request by route and status."""
 
-        class Timing(BaseHTTPMiddleware):
+        class Timing:
             def __init__(self, app, service) -> None:
-                super().__init__(app)
-                self.service = service
+                self.app, self.service = app, service
 
-            async def dispatch(self, request, call_next):
-                started = time.monotonic()
-                response = await call_next(request)
-                route = request.url.path if request.url.path.startswith(("/v1", "/health", "/metrics")) else "other"
-                metrics = self.service.metrics
-                metrics.requests.labels(route, str(response.status_code)).inc()
-                metrics.latency.labels(route).observe(time.monotonic() - started)
-                return response
+            async def __call__(self, scope, receive, send) -> None:
+                if scope["type"] != "http":
+                    await self.app(scope, receive, send)
+                    return
+                started, status = time.monotonic(), 500  # unless a response starts
+
+                async def sending(message) -> None:
+                    nonlocal status
+                    if message["type"] == "http.response.start":
+                        status = message["status"]
+                    await send(message)
+
+                try:
+                    await self.app(scope, receive, sending)
+                finally:
+                    path = scope["path"]
+                    route = path if path.startswith(("/v1", "/health", "/metrics")) else "other"
+                    metrics = self.service.metrics
+                    metrics.requests.labels(route, str(status)).inc()
+                    metrics.latency.labels(route).observe(time.monotonic() - started)
 
         return Timing
 
