@@ -35,6 +35,13 @@ class Calibration:
             return scores.exp()
         return torch.sigmoid(self.slope * scores + self.intercept)
 
+    def of(self, score: float) -> float:
+        """The confidence of one score, without tensors."""
+        if self.slope is None:
+            return math.exp(score)
+        z = self.slope * score + self.intercept
+        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))  # no overflow either way
+
     def as_list(self) -> list[float | None]:
         """Plain data for checkpoints."""
         return [self.slope, self.intercept]

@@ -71,6 +71,32 @@ def test_crops_come_back_with_their_text_alone_and_batched(server, reader):
     assert texts(httpx.post(f"{url}/v1/recognize", json={"images": encoded})) == [text for _, text in crops]
 
 
+def test_concurrent_clients_get_the_answers_each_crop_gets_alone(server, reader):
+    url, _ = server
+    crops = reader["crops"]
+    alone = {text: httpx.post(f"{url}/v1/recognize", files=files([(image, text)])).json()["results"][0] for image, text in crops}
+    answers, failures = [], []
+
+    def client(number: int) -> None:
+        try:
+            for round_ in range(4):
+                chosen = [crops[(number + round_ + shift) % len(crops)] for shift in range(1 + number % 3)]
+                response = httpx.post(f"{url}/v1/recognize", files=files(chosen), timeout=60)
+                answers.extend(zip([text for _, text in chosen], response.json()["results"]))
+        except Exception as error:  # noqa: BLE001  (reported below)
+            failures.append(error)
+
+    threads = [threading.Thread(target=client, args=(number,)) for number in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures and len(answers) == sum(4 * (1 + number % 3) for number in range(12))
+    for text, answer in answers:  # crops of other requests shared their batches: the reading margin keeps answers
+        assert answer["text"] == alone[text]["text"] == text
+        assert answer["confidence"] == pytest.approx(alone[text]["confidence"], abs=0.02)
+
+
 def test_grey_rgba_palette_jpeg_larger_and_light_on_dark_crops_read_the_same(server, reader):
     url, _ = server
     image, text = reader["crops"][1]
@@ -98,6 +124,17 @@ def test_the_checkpoint_and_its_onnx_export_give_the_same_answers(reader):
     for from_checkpoint, from_onnx in zip(*answers):
         assert from_checkpoint["text"] == from_onnx["text"]
         assert from_checkpoint["confidence"] == pytest.approx(from_onnx["confidence"], abs=1e-3)
+
+
+def test_bf16_reads_what_fp32_reads_and_the_model_says_which_it_runs(reader):
+    answers = {}
+    for precision in ("fp32", "bf16"):
+        with running_server(reader["checkpoint"], load_serve_config(None, [f"precision={precision}"])) as (url, _):
+            assert httpx.get(f"{url}/v1/model").json()["precision"] == precision
+            answers[precision] = httpx.post(f"{url}/v1/recognize", files=files(reader["crops"])).json()["results"]
+    assert [a["text"] for a in answers["bf16"]] == [a["text"] for a in answers["fp32"]] == [text for _, text in reader["crops"]]
+    for fp32, bf16 in zip(answers["fp32"], answers["bf16"]):
+        assert bf16["confidence"] == pytest.approx(fp32["confidence"], abs=0.05)
 
 
 def test_beam_alternatives_and_constrained_decoding(server, reader):

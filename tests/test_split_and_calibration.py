@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from recognizer.decoding import Calibration
 from recognizer.evaluation import Evaluation, fit_calibration
 from recognizer.metrics import RecognitionMetrics
 from synthgen.cli import main as synthgen_main
@@ -97,3 +98,11 @@ def test_bands_and_coverage_on_hand_made_predictions():
     assert (check["share"], check["accuracy"]) == (0.4, 0.5) and (drop["share"], drop["accuracy"]) == (0.2, 0.0)
     assert metrics.accuracy_at_coverage(0.6) == pytest.approx(2 / 3) and metrics.accuracy_at_coverage(1.0) == 0.6
     assert math.isclose(RecognitionMetrics().bands(0.9, 0.3)[0]["share"], 0.0)
+
+
+@pytest.mark.parametrize("calibration", [Calibration(), Calibration(0.3, 1.2), Calibration(5.0, -2.0)])
+def test_the_confidence_of_one_score_is_the_batched_one_and_never_overflows(calibration):
+    import torch
+
+    scores = [-2000.0, -5.0, -0.1, 0.0]
+    assert [calibration.of(score) for score in scores] == pytest.approx(calibration(torch.tensor(scores)).tolist(), abs=1e-6)

@@ -82,12 +82,18 @@ class ServedModel:
             batch = collate([(crop, prepared[crop], "") for crop in chunk], self.codec)
             with torch.no_grad():
                 logits = self.logits(rows_in_powers_of_two(width_in_buckets(ctc_ready(batch.images, torch.tensor([0])))))
-            for crop, sequence in zip(chunk, logits):
+            logits = logits[: len(chunk)]
+            if any(masks[owners[crop][0]] is not None for crop in chunk):
+                everything = torch.ones(self.codec.classes, dtype=torch.bool)
+                allowed = torch.stack([masks[owners[crop][0]] if masks[owners[crop][0]] is not None else everything
+                                       for crop in chunk])
+                logits = logits.masked_fill(~allowed[:, None, :], -math.inf)
+            log_probabilities = torch.log_softmax(logits, dim=2)  # the whole chunk at once: small ops cost per call
+            paths, scores = log_probabilities.argmax(dim=2).tolist(), path_scores(log_probabilities).tolist()
+            for row, crop in enumerate(chunk):
                 number, position = owners[crop]
                 _, options, lexicon = requests[number]
-                if masks[number] is not None:
-                    sequence = sequence.masked_fill(~masks[number], -math.inf)
-                answers[number][position] = self.decode(torch.log_softmax(sequence, dim=1), options, lexicon)
+                answers[number][position] = self.decode(log_probabilities[row], paths[row], scores[row], options, lexicon)
         return answers
 
     def warm_up(self, max_batch: int, threads: int) -> None:
@@ -99,15 +105,15 @@ class ServedModel:
             for width in widths:
                 self.logits(torch.zeros(1 << power, self.channels, self.height, width))
 
-    def decode(self, sequence: torch.Tensor, options: Options, lexicon: Lexicon | None) -> dict[str, Any]:
-        """One (T, C) sequence of log-probabilities to the answer's fields."""
+    def decode(self, sequence: torch.Tensor, path: list[int], score: float, options: Options,
+               lexicon: Lexicon | None) -> dict[str, Any]:
+        """One (T, C) sequence of log-probabilities, with its best path and that path's score, to the answer's fields."""
         if options.beam > 1:
             beams = prefix_beams(sequence, self.codec, options.beam)
             text, score = beams[0]
         else:
-            text = self.codec.decode_path(sequence.argmax(dim=1).tolist())
-            score, beams = float(path_scores(sequence[None])[0]), []
-        confidence = float(self.calibration(torch.tensor([score]))[0])
+            text, beams = self.codec.decode_path(path), []
+        confidence = self.calibration.of(score)
         answer: dict[str, Any] = {"text": text, "confidence": round(confidence, 4), "raw_confidence": round(math.exp(score), 4)}
         if options.top_k:
             scores = torch.tensor([value for _, value in beams[: options.top_k]])
