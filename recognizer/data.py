@@ -36,11 +36,17 @@ def prepare_image(image: np.ndarray, height: int, channels: int, max_width: int)
     return cv2.resize(image, (width, height), interpolation=interpolation)
 
 
+def reading_margin(height: int) -> int:
+    """Columns of paper `with_reading_margin` adds after a crop of this height: half the height."""
+    return height // 2
+
+
 def with_reading_margin(image: np.ndarray) -> np.ndarray:
-    """A prepared crop with paper (its right edge's colour) added on the right, half its height wide. Real crops end
+    """A prepared crop with paper (its right edge's colour) added on the right, `reading_margin` wide. Real crops end
     at the last character; without paper after it, the columns there read differently alone than in a padded batch
     (about 6% of real receipt words changed their text), with it a crop reads the same in any batch."""
-    margin = np.full((image.shape[0], image.shape[0] // 2, *image.shape[2:]), pad_value(image), dtype=image.dtype)
+    height = image.shape[0]
+    margin = np.full((height, reading_margin(height), *image.shape[2:]), pad_value(image), dtype=image.dtype)
     return np.concatenate([image, margin], axis=1)
 
 

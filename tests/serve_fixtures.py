@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from recognizer.checkpoints import save_checkpoint
 from recognizer.config import TrainConfig
-from recognizer.data import with_reading_margin
+from recognizer.data import reading_margin, with_reading_margin
 from recognizer.decoding import greedy_decode
 from recognizer.evaluation import ctc_ready
 from recognizer.model import build_model, model_config
@@ -75,7 +75,7 @@ def reading_model(small_config, folder: Path, count: int = 6) -> tuple[Path, lis
 def same_width(crops: list[tuple[np.ndarray, str]]) -> list[tuple[np.ndarray, str]]:
     """The crops padded on the right with their own edge to one width, which with the reading margin is a width the
     service pads batches to: batched or alone, the model sees no padding beyond the margin."""
-    margin = crops[0][0].shape[0] // 2
+    margin = reading_margin(crops[0][0].shape[0])
     width = bucket_width(max(image.shape[1] for image, _ in crops) + margin) - margin
     return [(cv2.copyMakeBorder(image, 0, 0, 0, width - image.shape[1], cv2.BORDER_REPLICATE), text) for image, text in crops]
 

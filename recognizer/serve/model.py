@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from recognizer.checkpoints import checkpoint_calibration, checkpoint_max_width, load_checkpoint
-from recognizer.data import prepare_image, with_reading_margin
+from recognizer.data import prepare_image, reading_margin, with_reading_margin
 from recognizer.decoding import Calibration, allowed_classes, path_scores, prefix_beams
 from recognizer.errors import CheckpointError
 from recognizer.evaluation import ctc_ready
@@ -81,7 +81,7 @@ class ServedModel:
             chunk = order[start : start + max_batch]
             batch = collate([(crop, prepared[crop], "") for crop in chunk], self.codec)
             with torch.no_grad():
-                logits = self.logits(rows_in_powers_of_two(width_in_buckets(ctc_ready(batch.images, torch.tensor([0])))))
+                logits = self.logits(rows_in_powers_of_two(width_in_buckets(batch.images)))  # the margin covers CTC's minimum
             logits = logits[: len(chunk)]
             if any(masks[owners[crop][0]] is not None for crop in chunk):
                 everything = torch.ones(self.codec.classes, dtype=torch.bool)
@@ -100,7 +100,8 @@ class ServedModel:
         """Run every batch shape the service can form once (rows in powers of two, widths in buckets), so the runtime
         compiles its kernels before the first request: no slow first answers, and memory flat from then on."""
         torch.set_num_threads(threads)
-        widths = sorted({bucket_width(width) for width in range(STRIDE, self.max_width + self.height // 2 + 1)})  # + margin
+        widest = self.max_width + reading_margin(self.height)
+        widths = sorted({bucket_width(width) for width in range(reading_margin(self.height) + 1, widest + 1)})
         for power in range((max_batch - 1).bit_length() + 1):
             for width in widths:
                 self.logits(torch.zeros(1 << power, self.channels, self.height, width))
