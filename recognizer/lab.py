@@ -39,6 +39,7 @@ from synthgen.config import (
 )
 from synthgen.datasets import DatasetError, open_dataset
 from synthgen.errors import ConfigError
+from synthgen.files import write_json_atomically
 from synthgen.fonts.sampler import build_font_sampler
 from synthgen.generator import GENERATOR_VERSION
 from synthgen.paths import resolve_path
@@ -67,6 +68,7 @@ class LabConfig:
 
     name: str = "lab"
     out: str | None = None  # results and runs (default: labs/NAME)
+    records: str | None = None  # folder of finished runs' scores (commit it): a lab outlives its run folders
     recipe: str | None = None  # training YAML (default: the built-in training defaults)
     recipe_overrides: tuple[str, ...] = ()  # training --set overrides, e.g. "model.preset=small"
     budget: int = bounded(240000, 1, None)  # training samples per arm and seed
@@ -114,15 +116,23 @@ class ArmRun:
     config: TrainConfig
     key: str
     folder: Path
+    record: Path | None = None  # where its scores are kept once finished, when the lab keeps records
 
     @property
     def label(self) -> str:
         return f"{self.arm.name} (seed {self.seed})"
 
+    def recorded(self) -> dict[str, Any] | None:
+        """The kept scores of this exact run (same full key), if the lab keeps records and has one."""
+        if self.record is None or not self.record.exists():
+            return None
+        kept = json.loads(self.record.read_text(encoding="utf-8"))
+        return kept if kept.get("key") == self.key else None
+
     def status(self) -> str:
-        """new, partial (resumable) or done."""
+        """new, partial (resumable) or done (trained here, or recorded by an earlier machine)."""
         if not (self.folder / "checkpoints" / "last.pt").exists():
-            return "new"
+            return "done" if self.recorded() is not None else "new"
         validations = [r for r in read_metrics(self.folder) if r.get("kind") == "validation"]
         return "done" if validations and validations[-1].get("final") else "partial"
 
@@ -147,7 +157,8 @@ def plan_lab(lab: LabConfig, how: Sequence[str] = ()) -> list[ArmRun]:
             config = arm_config(lab, arm, seed, how)
             key = cache_key(config, codec, identities[arm.name], validation)
             folder = Path(lab.out) / "arms" / f"{arm.name}-{key[:10]}" / f"seed-{seed}"
-            runs.append(ArmRun(arm, seed, config, key, folder))
+            record = Path(lab.records) / f"{arm.name}-{key[:10]}-seed-{seed}.json" if lab.records else None
+            runs.append(ArmRun(arm, seed, config, key, folder, record))
     return runs
 
 
@@ -377,7 +388,23 @@ def score_snapshot(run: ArmRun, step: int, name: str, path: str, device: str = "
 
 
 def score_run(run: ArmRun, real: dict[str, str], device: str = "cpu") -> dict[str, Any]:
-    """A finished run's figures: training speed, the checkpoint chosen on synthetic data, and every real set's curve."""
+    """A finished run's figures, from its record when that covers every real set, else from its checkpoints."""
+    kept = run.recorded()
+    if kept is not None and set(real) <= set(kept["sets"]):
+        return kept
+    if not (run.folder / "checkpoints" / "last.pt").exists():
+        missing = ", ".join(sorted(set(real) - set(kept["sets"])))
+        raise ConfigError(f"{run.label}: its record {run.record} has no scores for {missing} and its checkpoints "
+                          f"are not on this machine; retrain it (delete the record) or drop those sets")
+    result = scored_checkpoints(run, real, device)
+    if run.record is not None:
+        run.record.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomically(run.record, {"key": run.key, **result})
+    return result
+
+
+def scored_checkpoints(run: ArmRun, real: dict[str, str], device: str) -> dict[str, Any]:
+    """Training speed, the checkpoint chosen on synthetic data, and every real set's curve, from the run folder."""
     train_records = [r for r in read_metrics(run.folder) if r.get("kind") == "train"]
     chosen = best_step(run) or run.config.steps
     result: dict[str, Any] = {

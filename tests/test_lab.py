@@ -82,6 +82,19 @@ def test_a_cached_arm_is_not_retrained_and_a_changed_arm_is(lab_files, capsys):
     assert (runs["disk"].folder / "checkpoints" / "last.pt").stat().st_mtime_ns == before["disk"]
 
 
+def test_records_let_a_lab_outlive_its_run_folders(lab_files, tmp_path, capsys):
+    records = tmp_path / "records"
+    here = run_lab(load_lab(lab_files, [f"records={records}"]), progress=False)
+    assert sorted(path.name.split("-")[0] for path in records.glob("*.json")) == ["disk", "stream"]
+    elsewhere = load_lab(lab_files, [f"records={records}", f"out={tmp_path / 'elsewhere'}"])  # a machine without the runs
+    capsys.readouterr()
+    there = run_lab(elsewhere, progress=False)
+    assert capsys.readouterr().out.count("cached") == 2
+    assert not list((tmp_path / "elsewhere").rglob("*.pt"))
+    assert [arm["sets"] for arm in there["arms"]] == [arm["sets"] for arm in here["arms"]]
+    assert "| stream |" in (tmp_path / "elsewhere" / "results.md").read_text()
+
+
 @pytest.mark.parametrize("override, named", [
     ("budgett=5", "budgett"),
     ("arms=[{name: a, synthetic: configs/default.yaml, overides: []}]", "overides"),
