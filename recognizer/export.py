@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 from pathlib import Path
@@ -17,23 +18,31 @@ def export_onnx(model: torch.nn.Module, path: str | Path, opset: int = 17, metad
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    config = model.config
-    example = torch.zeros(2, config.channels, config.height, 128)
-    model.eval()
-    with warnings.catch_warnings():  # the TorchScript exporter's warnings (LSTM batch size, tracing) do not apply:
-        warnings.simplefilter("ignore")  # parity with PyTorch across batch sizes and widths is tested
-        torch.onnx.export(
-            model, (example,), str(path), input_names=["images"], output_names=["logits"], opset_version=opset,
-            dynamic_axes={"images": {0: "batch", 3: "width"}, "logits": {0: "batch", 1: "steps"}}, dynamo=False,
-        )
+    graph = onnx_graph(model, opset)
     if metadata:
         import onnx
 
-        stored = onnx.load(str(path))
+        stored = onnx.load_from_string(graph)
         for key, value in metadata.items():
             stored.metadata_props.add(key=key, value=value)
-        onnx.save(stored, str(path))
+        graph = stored.SerializeToString()
+    path.write_bytes(graph)
     return path
+
+
+def onnx_graph(model: torch.nn.Module, opset: int = 17) -> bytes:
+    """The model as a serialized ONNX graph with dynamic batch and width (TorchScript exporter)."""
+    config = model.config
+    example = torch.zeros(2, config.channels, config.height, 128)
+    model.eval()
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():  # the TorchScript exporter's warnings (LSTM batch size, tracing) do not apply:
+        warnings.simplefilter("ignore")  # parity with PyTorch across batch sizes and widths is tested
+        torch.onnx.export(
+            model, (example,), buffer, input_names=["images"], output_names=["logits"], opset_version=opset,
+            dynamic_axes={"images": {0: "batch", 3: "width"}, "logits": {0: "batch", 1: "steps"}}, dynamo=False,
+        )
+    return buffer.getvalue()
 
 
 def checkpoint_metadata(payload: dict) -> dict[str, str]:

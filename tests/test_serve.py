@@ -126,11 +126,12 @@ def test_the_checkpoint_and_its_onnx_export_give_the_same_answers(reader):
         assert from_checkpoint["confidence"] == pytest.approx(from_onnx["confidence"], abs=1e-3)
 
 
-def test_bf16_reads_what_fp32_reads_and_the_model_says_which_it_runs(reader):
+def test_bf16_in_torch_reads_what_fp32_in_onnx_runtime_reads_and_the_model_says_which_it_runs(reader):
     answers = {}
     for precision in ("fp32", "bf16"):
         with running_server(reader["checkpoint"], load_serve_config(None, [f"precision={precision}"])) as (url, _):
-            assert httpx.get(f"{url}/v1/model").json()["precision"] == precision
+            served = httpx.get(f"{url}/v1/model").json()
+            assert (served["precision"], served["runtime"]) == (precision, {"fp32": "onnxruntime", "bf16": "torch"}[precision])
             answers[precision] = httpx.post(f"{url}/v1/recognize", files=files(reader["crops"])).json()["results"]
     assert [a["text"] for a in answers["bf16"]] == [a["text"] for a in answers["fp32"]] == [text for _, text in reader["crops"]]
     for fp32, bf16 in zip(answers["fp32"], answers["bf16"]):
