@@ -432,6 +432,7 @@ def run_lab(lab: LabConfig, only: Sequence[str] = (), how: Sequence[str] = (), t
         raise ConfigError(f"no arm named {', '.join(unknown)}; arms: {', '.join(arm.name for arm in lab.arms)}")
     progress = sys.stderr.isatty() if progress is None else progress
     chosen = [run for run in runs if not only or run.arm.name in only]
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     for number, run in enumerate(chosen, start=1):
         if train_missing:
             status = run.status()
@@ -439,6 +440,7 @@ def run_lab(lab: LabConfig, only: Sequence[str] = (), how: Sequence[str] = (), t
                   f"{run.config.data.batch_size} -> {run.folder}", flush=True)
             outcome = train_arm(run, progress)
             print(f"    {outcome}", flush=True)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+            if run.status() == "done":
+                score_run(run, lab.real, device)  # scored (and recorded) now: a later crash loses no finished arm
     scores = {(run.arm.name, run.seed): score_run(run, lab.real, device) for run in runs if run.status() == "done"}
     return write_report(lab, runs, scores)
