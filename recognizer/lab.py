@@ -123,11 +123,16 @@ class ArmRun:
         return f"{self.arm.name} (seed {self.seed})"
 
     def recorded(self) -> dict[str, Any] | None:
-        """The kept scores of this exact run (same full key), if the lab keeps records and has one."""
+        """The kept scores of this exact run, if the lab keeps records and has one.
+
+        The record's key is the full key, or (for records rebuilt from a published results.json, which names runs
+        by it) the 10-character prefix that run folders carry.
+        """
         if self.record is None or not self.record.exists():
             return None
         kept = json.loads(self.record.read_text(encoding="utf-8"))
-        return kept if kept.get("key") == self.key else None
+        key = str(kept.get("key", ""))
+        return kept if len(key) >= 10 and self.key.startswith(key) else None
 
     def status(self) -> str:
         """new, partial (resumable) or done (trained here, or recorded by an earlier machine)."""

@@ -145,8 +145,10 @@ def write_gallery(summary: dict[str, Any], scores: dict, path: Path, limit: int)
              "<p>Each arm's reading with the checkpoint chosen on synthetic validation, lowest finished seed; "
              "green is right (case-insensitive), red wrong.</p>"]
     for name, location in summary["real"].items():
-        arms = {arm["name"]: scores[(arm["name"], min(arm["seeds_finished"]))]["sets"][name]["predictions"]
-                for arm in summary["arms"] if arm["seeds_finished"]}
+        chosen_sets = {arm["name"]: scores[(arm["name"], min(arm["seeds_finished"]))]["sets"][name]
+                       for arm in summary["arms"] if arm["seeds_finished"]}
+        arms = {arm: figures["predictions"] for arm, figures in chosen_sets.items()
+                if "predictions" in figures}  # records rebuilt from a published table have none
         if len(arms) < 2:
             continue
         reader = open_dataset(resolve_path(location))

@@ -95,6 +95,22 @@ def test_records_let_a_lab_outlive_its_run_folders(lab_files, tmp_path, capsys):
     assert "| stream |" in (tmp_path / "elsewhere" / "results.md").read_text()
 
 
+def test_a_record_rebuilt_from_a_published_table_counts_as_finished(lab_files, tmp_path, capsys):
+    records = tmp_path / "records"
+    published = run_lab(load_lab(lab_files, [f"records={records}"]), progress=False)
+    for path in records.glob("*.json"):  # what results.json keeps: the folder's 10-character key, no predictions
+        kept = json.loads(path.read_text())
+        kept["key"] = kept["key"][:10]
+        for figures in kept["sets"].values():
+            del figures["predictions"]
+        path.write_text(json.dumps(kept))
+    capsys.readouterr()
+    rebuilt = run_lab(load_lab(lab_files, [f"records={records}", f"out={tmp_path / 'rebuilt'}"]), progress=False)
+    assert capsys.readouterr().out.count("cached") == 2
+    assert [arm["sets"] for arm in rebuilt["arms"]] == [arm["sets"] for arm in published["arms"]]
+    assert (tmp_path / "rebuilt" / "disagreements.html").exists()
+
+
 @pytest.mark.parametrize("override, named", [
     ("budgett=5", "budgett"),
     ("arms=[{name: a, synthetic: configs/default.yaml, overides: []}]", "overides"),
