@@ -6,7 +6,8 @@ Run: .venv/bin/python bench/lab.py [--labs headline ablations] [--arm NAME] [--d
    trdg 1.8 in its own environment (bench/.venv-trdg-pillow13) until there are as many images as our arm sees.
 2. Runs `recognizer compare` on bench/labs/headline.yaml (ours receipt and default, trdg typical and careful,
    240,000 samples, 2 seeds) and bench/labs/ablations.yaml (one ingredient off at a time, 120,000 samples, 1 seed).
-   Finished arms are cached, unfinished ones resume: stop it any time and run it again.
+   Finished arms are cached, unfinished ones resume: stop it any time and run it again. Each finished run's
+   scores are kept in bench/results/LAB/records/ (commit them): on a new machine those runs are not retrained.
 3. Copies each lab's results.md, results.json and curves.png to bench/results/LAB/ and prints the tables.
 On a GPU machine: --device cuda --workers 12 --threads 4, and several --arm processes side by side.
 """
