@@ -438,6 +438,7 @@ def run_lab(lab: LabConfig, only: Sequence[str] = (), how: Sequence[str] = (), t
     progress = sys.stderr.isatty() if progress is None else progress
     chosen = [run for run in runs if not only or run.arm.name in only]
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    scores: dict[tuple[str, int], dict[str, Any]] = {}
     for number, run in enumerate(chosen, start=1):
         if train_missing:
             status = run.status()
@@ -445,7 +446,9 @@ def run_lab(lab: LabConfig, only: Sequence[str] = (), how: Sequence[str] = (), t
                   f"{run.config.data.batch_size} -> {run.folder}", flush=True)
             outcome = train_arm(run, progress)
             print(f"    {outcome}", flush=True)
-            if run.status() == "done":
-                score_run(run, lab.real, device)  # scored (and recorded) now: a later crash loses no finished arm
-    scores = {(run.arm.name, run.seed): score_run(run, lab.real, device) for run in runs if run.status() == "done"}
+            if run.status() == "done":  # scored (and recorded) now: a later crash loses no finished arm
+                scores[(run.arm.name, run.seed)] = score_run(run, lab.real, device)
+    for run in runs:
+        if (run.arm.name, run.seed) not in scores and run.status() == "done":
+            scores[(run.arm.name, run.seed)] = score_run(run, lab.real, device)
     return write_report(lab, runs, scores)

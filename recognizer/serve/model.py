@@ -56,9 +56,13 @@ class ServedModel:
     preset: str
     run: str
     logits: Callable[[torch.Tensor], torch.Tensor]  # (N, C, H, W) in [-1, 1] -> (N, T, classes)
-    precision: str = "fp32"  # what the forward pass computes in: fp32, or bf16 autocast
-    runtime: str = "onnxruntime"  # onnxruntime, or torch (bf16)
+    precision: str = "fp32"  # what the forward pass computes in: fp32 (ONNX Runtime), or bf16 autocast (PyTorch)
     loaded: float = field(default_factory=time.time)
+
+    @property
+    def runtime(self) -> str:
+        """Where the forward pass runs: bf16 in PyTorch, fp32 in ONNX Runtime."""
+        return "torch" if self.precision == "bf16" else "onnxruntime"
 
     def describe(self) -> dict[str, Any]:
         """What is served, for GET /v1/model."""
@@ -167,11 +171,11 @@ def load_served_model(path: Path, threads: int = 1, precision: str = "fp32") -> 
     config = model.config
     dtype = inference_dtype(precision)
     folded = folded_for_inference(model)
-    logits = checkpoint_logits(folded, dtype) if dtype else session_logits(onnx_session(onnx_graph(folded), threads))
+    logits = bf16_logits(folded) if dtype else session_logits(onnx_session(onnx_graph(folded), threads))
     return ServedModel(path, file_sha256(path), "checkpoint", codec, checkpoint_calibration(payload), config.height,
                        config.channels, checkpoint_max_width(payload), config.preset,
                        str(payload.get("train_config", {}).get("name", "")), logits,
-                       "bf16" if dtype else "fp32", "torch" if dtype else "onnxruntime")
+                       "bf16" if dtype else "fp32")
 
 
 def inference_dtype(precision: str) -> torch.dtype | None:
@@ -182,15 +186,14 @@ def inference_dtype(precision: str) -> torch.dtype | None:
     return torch.bfloat16 if precision == "bf16" else None
 
 
-def checkpoint_logits(folded: torch.nn.Module, dtype: torch.dtype | None) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A folded checkpoint's forward pass in PyTorch; in bf16, autocast and channels-last tensors (oneDNN's fast
-    layout for bf16 convolution and pooling: 10-50% faster there, not in fp32)."""
-    layout = torch.channels_last if dtype is not None else torch.contiguous_format
-    folded = folded.to(memory_format=layout)
+def bf16_logits(folded: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A folded checkpoint's forward pass in PyTorch, bf16 autocast on channels-last tensors (oneDNN's fast layout
+    for bf16 convolution and pooling: 10-50% faster there)."""
+    folded = folded.to(memory_format=torch.channels_last)
 
     def logits(images: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode(), torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-            return folded(images.contiguous(memory_format=layout)).float()
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            return folded(images.contiguous(memory_format=torch.channels_last)).float()
 
     return logits
 
