@@ -1,12 +1,13 @@
 """Fine-tuning a synthetic-only `tiny` on real receipt crops, then calibrating its confidence on real crops.
 
-Run: .venv/bin/python bench/finetune.py [--baseline CHECKPOINT] [--weights 0.3 0.5 0.7] [--steps 1500]
+Run: .venv/bin/python bench/finetune.py [--baseline CHECKPOINT] [--weights 0.3 0.5 0.7] [--augment 0 0.5] [--steps 1500]
 1. Splits ../shared/data/sroie-dev/words by receipt (80% of receipts to train, the rest held out, seed 0), then the
    train receipts again (85% to fine-tune on, 15% to choose the checkpoint and fit the calibration on).
 2. Baseline: a synthetic-only checkpoint (--baseline; default: the receipt arm of the standing lab, seed 0, the
    checkpoint chosen on synthetic data), else trains one like bench/accuracy.py (240,000 samples).
-3. Fine-tunes it (configs/finetune-receipt.yaml) once per real-data weight in --weights, real crops mixed with the
-   receipt stream, choosing each run's checkpoint on the calibration slice; keeps the best on that slice.
+3. Fine-tunes it (configs/finetune-receipt.yaml) once per real-data weight in --weights and augmentation rate in
+   --augment (the share of real crops given the receipt preset's image effects as they are read), real crops mixed
+   with the receipt stream, choosing each run's checkpoint on the calibration slice; keeps the best on that slice.
 4. Calibrates the chosen model on the calibration slice, then prints on the held-out receipts: case-insensitive
    accuracy and CER before and after fine-tuning, Tesseract's (when installed) on the same crops, ECE before and
    after calibration, accuracy at 90% and 95% coverage, and the CPU minutes spent.
@@ -15,6 +16,7 @@ Run: .venv/bin/python bench/finetune.py [--baseline CHECKPOINT] [--weights 0.3 0
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
 import subprocess
@@ -85,10 +87,13 @@ def tesseract(data: Path) -> dict | None:
     return {"accuracy_case_insensitive": summary["accuracy_case_insensitive"], "cer_case_insensitive": summary["cer_case_insensitive"]}
 
 
-def fine_tune(baseline: Path, data: dict[str, Path], weight: float, steps: int) -> tuple[Path, float]:
-    """One fine-tuning run at a real-data weight; its chosen checkpoint and best score on the calibration slice."""
-    overrides = [f"name=finetune-w{weight}", f"runs_dir={WORK / 'runs'}", f"steps={steps}", "threads=2",
-                 f"data.datasets=[{{path: {data['fine_tune']}, weight: {weight}}}]", f"data.synthetic.weight={1 - weight}",
+def fine_tune(baseline: Path, data: dict[str, Path], weight: float, augment: float, steps: int) -> tuple[Path, float]:
+    """One fine-tuning run at a real-data weight and augmentation rate; its chosen checkpoint and best score on the
+    calibration slice."""
+    augmented = f", augment: {{config: configs/receipt.yaml, rate: {augment}}}" if augment > 0 else ""
+    overrides = [f"name=finetune-w{weight}-a{augment}", f"runs_dir={WORK / 'runs'}", f"steps={steps}", "threads=2",
+                 f"data.datasets=[{{path: {data['fine_tune']}, weight: {weight}{augmented}}}]",
+                 f"data.synthetic.weight={1 - weight}",
                  f"validation.datasets=[{data['calibration']}]", "validation.best_metric=accuracy_case_insensitive"]
     output = run("recognizer", "train", "configs/finetune-receipt.yaml", "--init", str(baseline),
                  *[item for override in overrides for item in ("--set", override)])
@@ -103,7 +108,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", help="synthetic-only checkpoint (default: the standing lab's receipt arm)")
     parser.add_argument("--weights", type=float, nargs="+", default=[0.3, 0.5, 0.7], help="real-data weights to try")
-    parser.add_argument("--steps", type=int, default=1500, help="fine-tuning steps of 64 per weight")
+    parser.add_argument("--augment", type=float, nargs="+", default=[0.0, 0.5],
+                        help="shares of real crops given the receipt preset's image effects as they are read, to try")
+    parser.add_argument("--steps", type=int, default=1500, help="fine-tuning steps of 64 per trial")
     arguments = parser.parse_args()
     started = time.monotonic()
     data = splits()
@@ -115,11 +122,12 @@ def main() -> None:
         baseline = chosen_checkpoint(run_folder(output))
     print(f"baseline (synthetic only): {baseline}")
     tuned = {}
-    for weight in arguments.weights:
-        checkpoint, score = fine_tune(baseline, data, weight, arguments.steps)
-        tuned[weight] = (checkpoint, score)
-        print(f"real-data weight {weight}: accuracy {score:.3f} on the calibration slice ({checkpoint})")
-    weight, (chosen, _) = max(tuned.items(), key=lambda item: item[1][1])
+    for weight, augment in itertools.product(arguments.weights, arguments.augment):
+        checkpoint, score = fine_tune(baseline, data, weight, augment, arguments.steps)
+        tuned[weight, augment] = (checkpoint, score)
+        print(f"real-data weight {weight}, augmented {augment}: accuracy {score:.3f} on the calibration slice ({checkpoint})",
+              flush=True)
+    (weight, augment), (chosen, _) = max(tuned.items(), key=lambda item: item[1][1])
     calibrated = WORK / "calibrated.pt"
     print(run("recognizer", "calibrate", str(chosen), str(data["calibration"]), "--out", str(calibrated), "--case-insensitive"))
     minutes = (time.monotonic() - started) / 60
@@ -130,7 +138,8 @@ def main() -> None:
     reference = tesseract(held_out)
     print(f"\nheld-out receipts: {before['words']} crops of {held_out}; case-insensitive word accuracy / CER")
     print(f"  synthetic only (tiny)            {before['accuracy_case_insensitive']:.3f} / {before['cer_case_insensitive']:.3f}")
-    print(f"  fine-tuned (real weight {weight})    {after['accuracy_case_insensitive']:.3f} / {after['cer_case_insensitive']:.3f}")
+    print(f"  fine-tuned (real weight {weight}, augmented {augment})  {after['accuracy_case_insensitive']:.3f} / "
+          f"{after['cer_case_insensitive']:.3f}")
     if reference:
         print(f"  Tesseract 5 (psm 7)              {reference['accuracy_case_insensitive']:.3f} / {reference['cer_case_insensitive']:.3f}")
     print(f"ECE on the held-out receipts: {after['ece']:.3f} before calibration on real crops, {final['ece']:.3f} after")

@@ -30,11 +30,21 @@ class SyntheticSource:
 
 
 @dataclass(frozen=True)
+class AugmentSection:
+    """The image effects of a synthgen config applied to a share of a dataset's crops as they are read."""
+
+    config: str | None = None  # synthgen YAML whose effects.image stack is used (default: built-in defaults)
+    overrides: tuple[str, ...] = ()  # synthgen --set overrides, e.g. "effects.image.jpeg.p=0.5"
+    rate: float = bounded(0.5, 0.0, 1.0)  # share of crops augmented; the others are read as they are
+
+
+@dataclass(frozen=True)
 class DatasetSource:
     """A dataset on disk (LMDB or folder): synthetic sets written earlier, or real crops for fine-tuning."""
 
     path: str = ""
     weight: float = bounded(1.0, 0.0, None)
+    augment: AugmentSection | None = None  # few real crops go further with effects on each pass (fine-tuning)
 
 
 @dataclass(frozen=True)

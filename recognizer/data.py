@@ -58,18 +58,27 @@ def light_on_dark(image: np.ndarray) -> bool:
 
 
 class DiskWords(Dataset):
-    """An LMDB or folder dataset as (position, image, label, category) items ready for `collate`."""
+    """An LMDB or folder dataset as (position, image, label, category) items ready for `collate`.
 
-    def __init__(self, path: str | Path, height: int, channels: int, max_width: int) -> None:
+    Item `index` is the sample at position `index % len(self)`: training indices count on across passes
+    (pass * len + position), so an augmentation can draw anew on every pass and stay a function of the index.
+    """
+
+    def __init__(self, path: str | Path, height: int, channels: int, max_width: int, augment=None) -> None:
         self.reader = open_dataset(path)
         self.height, self.channels, self.max_width = height, channels, max_width
+        self.augment = augment  # (image, index) -> image, e.g. recognizer.augment.Augmentation
 
     def __len__(self) -> int:
         return len(self.reader)
 
-    def __getitem__(self, position: int) -> tuple[int, np.ndarray, str, str]:
+    def __getitem__(self, index: int) -> tuple[int, np.ndarray, str, str]:
+        position = index % len(self.reader)
         data, label, category = self.reader.raw(position)
-        return position, prepare_image(decode_image(data), self.height, self.channels, self.max_width), label, category
+        image = prepare_image(decode_image(data), self.height, self.channels, self.max_width)
+        if self.augment is not None:
+            image = self.augment(image, index)
+        return position, image, label, category
 
     def labels(self) -> list[str]:
         """Every label, for checking them against the codec before training or evaluation."""
@@ -77,7 +86,7 @@ class DiskWords(Dataset):
 
 
 class BatchPositions(Sampler):
-    """Batches of dataset positions, a fresh permutation each epoch (seeded by (seed, epoch)), from batch `first`.
+    """Batches of dataset indices, a fresh permutation each epoch (seeded by (seed, epoch)), from batch `first`.
 
     Batch b of the run is a pure function of (seed, b): a resumed run continues with exactly the next batch.
     With `world` > 1, rank r takes batches r, r + world, ...
@@ -89,10 +98,10 @@ class BatchPositions(Sampler):
         self.per_epoch = max(1, size // self.batch_size)
 
     def batch(self, number: int) -> list[int]:
-        """Positions of batch `number` of the whole run."""
+        """Indices of batch `number` of the whole run: pass * size + position (DiskWords reads position)."""
         epoch, offset = divmod(number, self.per_epoch)
         order = reseed(new_stream(), self.seed, epoch).permutation(self.size)
-        return order[offset * self.batch_size : (offset + 1) * self.batch_size].tolist()
+        return (order[offset * self.batch_size : (offset + 1) * self.batch_size] + epoch * self.size).tolist()
 
     def __iter__(self) -> Iterator[list[int]]:
         number = self.first

@@ -288,6 +288,9 @@ def cache_key(config: TrainConfig, codec: Codec, identity: dict, validation: dic
     for name in HOW_NOT_WHAT:
         settings.pop(name, None)
     settings.get("data", {}).pop("workers", None)
+    if "datasets" in settings.get("data", {}):  # fields added later, left unset, keep the keys published before them
+        settings["data"]["datasets"] = [{name: value for name, value in entry.items() if value is not None}
+                                        for entry in settings["data"]["datasets"]]
     shape = model_config(config.model.preset, codec.classes, height=config.model.height, channels=config.model.channels)
     payload = {"train": settings, "model": changed_settings(shape.as_dict(), ModelConfig().as_dict()),
                "charset": codec.characters, "data": identity,

@@ -15,6 +15,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from recognizer.augment import augmentation
 from recognizer.checkpoints import CheckpointError, read_checkpoint, save_checkpoint
 from recognizer.decoding import Calibration
 from recognizer.config import TrainConfig
@@ -140,12 +141,13 @@ def training_sources(config: TrainConfig, codec: Codec, place: Distributed) -> l
         sources.append(synthetic_source(generator_config, codec, data.batch_size, data.bucket_batches, data.workers,
                                         place.rank, place.world, data.synthetic.weight))
     for number, entry in enumerate(data.datasets):
-        dataset = DiskWords(resolve_path(entry.path), config.model.height, config.model.channels, data.max_width)
+        seed = config.seed + 7919 * (number + 1)
+        augment = augmentation(entry.augment, seed) if entry.augment is not None else None
+        dataset = DiskWords(resolve_path(entry.path), config.model.height, config.model.channels, data.max_width, augment)
         codec.check(dataset.labels())
 
-        def start(first: int, dataset=dataset, number=number):
-            return disk_batches(dataset, codec, data.batch_size, config.seed + 7919 * (number + 1), first, data.workers,
-                                place.rank, place.world)
+        def start(first: int, dataset=dataset, seed=seed):
+            return disk_batches(dataset, codec, data.batch_size, seed, first, data.workers, place.rank, place.world)
 
         sources.append(Source(f"dataset{number}:{Path(entry.path).name}", entry.weight, start))
     return sources

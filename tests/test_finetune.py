@@ -1,17 +1,21 @@
-"""Starting from a trained model: the same loss at step 0, a grown output layer, refusals, frozen convolutions."""
+"""Starting from a trained model: the same loss at step 0, a grown output layer, refusals, frozen convolutions;
+real crops augmented as they are read."""
 
 from __future__ import annotations
 
 import json
 
+import cv2
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from conftest import tiny_overrides
+from recognizer.augment import augmentation
 from recognizer.checkpoints import read_checkpoint
-from recognizer.config import load_train_config
-from recognizer.data import MixedBatches
+from recognizer.config import AugmentSection, load_train_config
+from recognizer.data import DiskWords, MixedBatches
 from recognizer.evaluation import ctc_ready
 from recognizer.trainer import initial_model, train, training_sources
 from synthgen.charset import Charset
@@ -100,3 +104,52 @@ def test_frozen_convolutions_stay_put_while_the_sequence_layers_learn(tmp_path, 
         if name.startswith(("features.", "collapse.")):
             assert torch.equal(tensor, after[name]), name  # weights and batch-norm statistics alike
     assert not torch.equal(before["sequence.weight_hh_l0"], after["sequence.weight_hh_l0"])
+
+
+@pytest.fixture
+def crops(tmp_path):
+    """A folder of six labelled dark-on-light crops."""
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    lines = []
+    for number in range(6):
+        image = np.full((32, 70), 230, np.uint8)
+        cv2.putText(image, f"A{number}", (4, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 20, 2)
+        cv2.imwrite(str(folder / f"c{number}.png"), image)
+        lines.append(f"c{number}.png\tA{number}\n")
+    (folder / "labels.tsv").write_text("".join(lines), encoding="utf-8")
+    return folder
+
+
+def test_augmented_crops_keep_their_labels_draw_anew_each_pass_and_repeat_exactly(crops):
+    plain = DiskWords(crops, 32, 1, 800)
+    noisy = DiskWords(crops, 32, 1, 800, augmentation(AugmentSection(rate=1.0, overrides=("effects.image.noise.p=1",)), seed=3))
+    untouched = DiskWords(crops, 32, 1, 800, augmentation(AugmentSection(rate=0.0), seed=3))
+    size = len(plain)
+    for position in range(size):
+        _, original, label, _ = plain[position]
+        first, again, next_pass = noisy[position], noisy[position], noisy[size + position]
+        assert first[0] == next_pass[0] == position and first[2] == next_pass[2] == label
+        assert first[1].shape == original.shape and not np.array_equal(first[1], original)
+        assert np.array_equal(first[1], again[1])  # a function of the index
+        assert not np.array_equal(first[1], next_pass[1])  # drawn anew on the next pass
+        assert np.array_equal(untouched[position][1], original)
+
+
+def test_a_fine_tuning_run_reads_augmented_crops_and_a_bad_augment_key_is_named(tmp_path, crops, generator_overrides):
+    overrides = [*tiny_overrides(tmp_path, generator_overrides, steps=2, every=2), "data.synthetic.weight=0",
+                 f"data.datasets=[{{path: '{crops}', augment: {{rate: 1.0}}}}]"]
+    config = load_train_config(None, overrides)
+    codec = Codec(Charset.from_file(PROJECT_ROOT / config.charset))
+    data = MixedBatches(training_sources(config, codec, place=type("Place", (), {"rank": 0, "world": 1})()), config.seed)
+    first_pass, second_pass = data.next(0), data.next(1)  # a batch is the whole set: one pass each
+    data.close()
+    assert sorted(first_pass.texts) == sorted(second_pass.texts) == [f"A{number}" for number in range(6)]
+    by_label = [{text: image for text, image in zip(batch.texts, batch.images)} for batch in (first_pass, second_pass)]
+    assert all(not torch.equal(by_label[0][text], by_label[1][text]) for text in first_pass.texts)
+    assert (train(config, progress=False) / "checkpoints" / "last.pt").exists()
+    with pytest.raises(ConfigError, match="rat"):
+        load_train_config(None, [*overrides[:-1], f"data.datasets=[{{path: '{crops}', augment: {{rat: 1.0}}}}]"])
+    with pytest.raises(ConfigError, match="augment"):
+        bad = load_train_config(None, [*overrides[:-1], f"data.datasets=[{{path: '{crops}', augment: {{overrides: [effects.image.nois.p=1]}}}}]"])
+        training_sources(bad, codec, place=type("Place", (), {"rank": 0, "world": 1})())
