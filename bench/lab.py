@@ -95,8 +95,9 @@ def main() -> None:
     for name in arguments.labs:
         lab_file = LABS / f"{name}.yaml"
         lab = load_lab(lab_file)
-        if any(arm.dataset and "trdg" in arm.dataset for arm in lab.arms) and not arguments.report_only:
-            ensure_trdg_data(lab.budget)
+        chosen = [arm for arm in lab.arms if not arguments.arm or arm.name in arguments.arm]
+        if any(arm.dataset and "trdg" in arm.dataset for arm in chosen) and not arguments.report_only:
+            ensure_trdg_data(lab.budget)  # hours of CPU: only when a trdg arm is to run (others report from records)
         command = [sys.executable, "-m", "recognizer", "compare", str(lab_file.relative_to(ROOT))]
         command += [item for arm in arguments.arm for item in ("--arm", arm)]
         for option in ("device", "workers", "threads"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import math
@@ -117,6 +118,7 @@ class ArmRun:
     key: str
     folder: Path
     record: Path | None = None  # where its scores are kept once finished, when the lab keeps records
+    data_absent: bool = False  # a dataset arm whose dataset is not on this machine: reported from its record only
 
     @property
     def label(self) -> str:
@@ -135,7 +137,10 @@ class ArmRun:
         return kept if len(key) >= 10 and self.key.startswith(key) else None
 
     def status(self) -> str:
-        """new, partial (resumable) or done (trained here, or recorded by an earlier machine)."""
+        """new, partial (resumable), done (trained here, or recorded by an earlier machine) or absent (its dataset
+        is not on this machine and no record holds the run)."""
+        if self.data_absent:
+            return "done" if self.recorded() is not None else "absent"
         if not (self.folder / "checkpoints" / "last.pt").exists():
             return "done" if self.recorded() is not None else "new"
         validations = [r for r in read_metrics(self.folder) if r.get("kind") == "validation"]
@@ -154,17 +159,33 @@ def plan_lab(lab: LabConfig, how: Sequence[str] = ()) -> list[ArmRun]:
     for arm in lab.arms:
         if arm.synthetic is not None:
             identities[arm.name] = resolved_stream(arm.synthetic, arm.overrides, "train", codec, fingerprints, f"arm {arm.name}")
+        elif lab.records and not resolve_path(arm.dataset).exists():
+            identities[arm.name] = None  # its key is a hash of the dataset's bytes: known only from a record
+            print(f"arm {arm.name}: {arm.dataset} is not on this machine; its runs are reported from their records "
+                  f"({lab.records}) where they exist and skipped otherwise", file=sys.stderr)
         else:
             identities[arm.name] = {"dataset": check_dataset(arm.dataset, codec, f"arm {arm.name}")}
     runs = []
     for seed in lab.seeds:  # seed-major: a whole first comparison exists before any second seed starts
         for arm in lab.arms:
             config = arm_config(lab, arm, seed, how)
+            if identities[arm.name] is None:
+                runs.append(recorded_run(lab, arm, seed, config))
+                continue
             key = cache_key(config, codec, identities[arm.name], validation)
             folder = Path(lab.out) / "arms" / f"{arm.name}-{key[:10]}" / f"seed-{seed}"
             record = Path(lab.records) / f"{arm.name}-{key[:10]}-seed-{seed}.json" if lab.records else None
             runs.append(ArmRun(arm, seed, config, key, folder, record))
     return runs
+
+
+def recorded_run(lab: LabConfig, arm: ArmSection, seed: int, config: TrainConfig) -> ArmRun:
+    """A run of an arm whose dataset is absent: the one record of this arm and seed, taken at its word (its key
+    cannot be checked without the data), or an absent run that is never trained here."""
+    found = sorted(Path(lab.records).glob(f"{glob.escape(arm.name)}-??????????-seed-{seed}.json"))
+    key = json.loads(found[0].read_text(encoding="utf-8")).get("key", "") if len(found) == 1 else ""
+    folder = Path(lab.out) / "arms" / f"{arm.name}-{key[:10] or 'absent'}" / f"seed-{seed}"
+    return ArmRun(arm, seed, config, key, folder, found[0] if len(found) == 1 else None, data_absent=True)
 
 
 def training_recipe(lab: LabConfig, how: Sequence[str] = ()) -> TrainConfig:
@@ -445,6 +466,10 @@ def run_lab(lab: LabConfig, only: Sequence[str] = (), how: Sequence[str] = (), t
     for number, run in enumerate(chosen, start=1):
         if train_missing:
             status = run.status()
+            if status == "absent":
+                print(f"[{number}/{len(chosen)}] {run.label}: skipped, its dataset {run.arm.dataset} is not on this "
+                      f"machine and no record holds the run", flush=True)
+                continue
             print(f"[{number}/{len(chosen)}] {run.label}: {status}, {run.config.steps} steps of "
                   f"{run.config.data.batch_size} -> {run.folder}", flush=True)
             outcome = train_arm(run, progress)

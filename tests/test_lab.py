@@ -95,6 +95,23 @@ def test_records_let_a_lab_outlive_its_run_folders(lab_files, tmp_path, capsys):
     assert "| stream |" in (tmp_path / "elsewhere" / "results.md").read_text()
 
 
+def test_a_dataset_arm_whose_data_is_not_here_is_reported_from_its_record_and_never_trained(lab_files, tmp_path, capsys):
+    records = tmp_path / "records"
+    here = run_lab(load_lab(lab_files, [f"records={records}"]), progress=False)
+    stream = next(arm.synthetic for arm in load_lab(lab_files).arms if arm.name == "stream")
+    arms = (f"arms=[{{name: stream, synthetic: '{stream}'}}, {{name: disk, dataset: '{tmp_path / 'gone'}'}}, "
+            f"{{name: never-made, dataset: '{tmp_path / 'also-gone'}'}}]")
+    capsys.readouterr()
+    there = run_lab(load_lab(lab_files, [f"records={records}", f"out={tmp_path / 'elsewhere'}", arms]), progress=False)
+    printed = capsys.readouterr()
+    assert printed.out.count("cached") == 2 and "never-made (seed 0): skipped" in printed.out
+    assert "is not on this machine" in printed.err
+    assert not list((tmp_path / "elsewhere").rglob("*.pt"))
+    figures = {arm["name"]: arm["sets"] for arm in there["arms"]}
+    assert figures["disk"] == next(arm["sets"] for arm in here["arms"] if arm["name"] == "disk")
+    assert figures["never-made"] == {"real-crops": None}
+
+
 def test_a_record_rebuilt_from_a_published_table_counts_as_finished(lab_files, tmp_path, capsys):
     records = tmp_path / "records"
     published = run_lab(load_lab(lab_files, [f"records={records}"]), progress=False)
