@@ -25,8 +25,7 @@ class Augmentation:
         rng = reseed(self.stream, self.seed, index, AUGMENT_STREAM)
         if rng.random() >= self.rate:
             return image
-        augmented, _ = self.stack(image, rng)
-        return augmented if augmented.shape[0] == image.shape[0] else image  # effects keep the height; never trust it
+        return self.stack(image, rng)[0]
 
 
 def augmentation(section: AugmentSection, seed: int) -> Augmentation:

@@ -183,9 +183,10 @@ def recorded_run(lab: LabConfig, arm: ArmSection, seed: int, config: TrainConfig
     """A run of an arm whose dataset is absent: the one record of this arm and seed, taken at its word (its key
     cannot be checked without the data), or an absent run that is never trained here."""
     found = sorted(Path(lab.records).glob(f"{glob.escape(arm.name)}-??????????-seed-{seed}.json"))
-    key = json.loads(found[0].read_text(encoding="utf-8")).get("key", "") if len(found) == 1 else ""
+    record = found[0] if len(found) == 1 else None
+    key = json.loads(record.read_text(encoding="utf-8")).get("key", "") if record else ""
     folder = Path(lab.out) / "arms" / f"{arm.name}-{key[:10] or 'absent'}" / f"seed-{seed}"
-    return ArmRun(arm, seed, config, key, folder, found[0] if len(found) == 1 else None, data_absent=True)
+    return ArmRun(arm, seed, config, key, folder, record, data_absent=True)
 
 
 def training_recipe(lab: LabConfig, how: Sequence[str] = ()) -> TrainConfig:

@@ -23,6 +23,8 @@ from synthgen.codec import Codec
 from synthgen.errors import ConfigError
 from synthgen.paths import PROJECT_ROOT
 
+ONE_PROCESS = type("Place", (), {"rank": 0, "world": 1})()  # training_sources' place: rank 0 of a world of 1
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, generator_overrides):
@@ -45,7 +47,7 @@ def test_the_first_step_of_a_fine_tuning_run_has_the_checkpoint_s_loss(tmp_path,
     overrides = [*tiny_overrides(tmp_path, generator_overrides, steps=1, every=1), f"model.init={trained}", "seed=5"]
     config = load_train_config(None, overrides)
     codec = Codec(Charset.from_file(PROJECT_ROOT / config.charset))
-    data = MixedBatches(training_sources(config, codec, place=type("Place", (), {"rank": 0, "world": 1})()), config.seed)
+    data = MixedBatches(training_sources(config, codec, place=ONE_PROCESS), config.seed)
     batch = data.next(0)
     data.close()
     model, _ = initial_model(config, codec)
@@ -141,7 +143,7 @@ def test_a_fine_tuning_run_reads_augmented_crops_and_a_bad_augment_key_is_named(
                  f"data.datasets=[{{path: '{crops}', augment: {{rate: 1.0}}}}]"]
     config = load_train_config(None, overrides)
     codec = Codec(Charset.from_file(PROJECT_ROOT / config.charset))
-    data = MixedBatches(training_sources(config, codec, place=type("Place", (), {"rank": 0, "world": 1})()), config.seed)
+    data = MixedBatches(training_sources(config, codec, place=ONE_PROCESS), config.seed)
     first_pass, second_pass = data.next(0), data.next(1)  # a batch is the whole set: one pass each
     data.close()
     assert sorted(first_pass.texts) == sorted(second_pass.texts) == [f"A{number}" for number in range(6)]
@@ -152,4 +154,4 @@ def test_a_fine_tuning_run_reads_augmented_crops_and_a_bad_augment_key_is_named(
         load_train_config(None, [*overrides[:-1], f"data.datasets=[{{path: '{crops}', augment: {{rat: 1.0}}}}]"])
     with pytest.raises(ConfigError, match="augment"):
         bad = load_train_config(None, [*overrides[:-1], f"data.datasets=[{{path: '{crops}', augment: {{overrides: [effects.image.nois.p=1]}}}}]"])
-        training_sources(bad, codec, place=type("Place", (), {"rank": 0, "world": 1})())
+        training_sources(bad, codec, place=ONE_PROCESS)
