@@ -105,17 +105,6 @@ def fit_calibration(evaluation: Evaluation, iterations: int = 100) -> Calibratio
     return Calibration(float(slope), float(weights[1] - slope * center))
 
 
-def calibration_error(correct: np.ndarray, confidence: np.ndarray, bins: int = 10) -> float:
-    """Expected calibration error: |accuracy - mean confidence| per bin, weighted by the bin's share."""
-    positions = np.minimum((confidence * bins).astype(int), bins - 1)
-    total = 0.0
-    for position in range(bins):
-        members = positions == position
-        if members.any():
-            total += members.sum() * abs(correct[members].mean() - confidence[members].mean())
-    return total / correct.size
-
-
 def picture_data(image: np.ndarray) -> str:
     """A PNG data URI of an image, scaled up for viewing."""
     scaled = cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)

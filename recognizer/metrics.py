@@ -59,6 +59,15 @@ def normalized(text: str, mode: str) -> str:
     return text
 
 
+def calibration_error(correct: np.ndarray, confidence: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: |accuracy - mean confidence| per bin, weighted by the bin's share."""
+    if not correct.size:
+        return 0.0
+    positions = np.minimum((confidence * bins).astype(int), bins - 1)
+    gaps = np.bincount(positions, weights=correct - confidence, minlength=bins)  # per bin: count x (accuracy - confidence)
+    return float(np.abs(gaps).sum() / correct.size)
+
+
 class RecognitionMetrics:
     """Accumulates predictions; `summary()` gives word accuracy variants, CER, NED, edit counts and more."""
 
@@ -180,6 +189,5 @@ class RecognitionMetrics:
 
     def expected_calibration_error(self) -> float:
         """Mean |accuracy - confidence| over bins, weighted by their counts."""
-        rows = self.reliability()
-        total = sum(row["count"] for row in rows)
-        return sum(row["count"] * abs(row["accuracy"] - row["confidence"]) for row in rows) / total if total else 0.0
+        correct = np.array([self.right(t, p) for t, p, _, _ in self.records], dtype=np.float64)
+        return calibration_error(correct, np.array([c for _, _, c, _ in self.records], dtype=np.float64))
