@@ -22,13 +22,15 @@ def measured(model, codec, payload: dict, data: Path, casefold: bool) -> Evaluat
 
 
 def figures(evaluation: Evaluation, calibration: Calibration) -> dict[str, Any]:
-    """ECE and mean confidence before (the checkpoint's mapping) and after (the new one) on one evaluation."""
+    """ECE and mean confidence before (the checkpoint's mapping) and after (the new one) on one evaluation, and the
+    ECE a perfectly calibrated model would measure on as many crops (mean, 95th percentile): the noise floor."""
     metrics = evaluation.metrics
     before = {"ece_before": metrics.expected_calibration_error(), "reliability_before": metrics.reliability(),
               "confidence_before": sum(c for _, _, c, _ in metrics.records) / max(len(metrics.records), 1)}
     evaluation.recalibrate(calibration)
     words = [r for r in metrics.records if r[0]]
     return {**before, "ece_after": metrics.expected_calibration_error(), "reliability_after": metrics.reliability(),
+            "ece_noise": metrics.calibration_noise(),
             "confidence_after": sum(c for _, _, c, _ in metrics.records) / max(len(metrics.records), 1),
             "words": len(words), "accuracy": sum(metrics.right(t, p) for t, p, _, _ in words) / max(len(words), 1)}
 

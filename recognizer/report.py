@@ -25,7 +25,8 @@ def evaluate_checkpoint(checkpoint: Path, data: Path, report: Path, gallery: Pat
     evaluation = evaluate(model, evaluation_batches(dataset, codec, 64), codec, next(model.parameters()).device,
                           calibration, beam, keep_worst=worst, casefold=casefold)
     summary = evaluation.metrics.summary()
-    summary.update(ece=evaluation.metrics.expected_calibration_error(), reliability=evaluation.metrics.reliability(),
+    summary.update(ece=evaluation.metrics.expected_calibration_error(), ece_noise=evaluation.metrics.calibration_noise(),
+                   reliability=evaluation.metrics.reliability(),
                    checkpoint=str(checkpoint), data=str(data), calibration=calibration.as_list(),
                    calibration_source=payload.get("calibration_source"), decoding=f"beam {beam}" if beam > 1 else "greedy",
                    compared="case-insensitive" if casefold else "exact",

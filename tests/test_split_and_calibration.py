@@ -90,6 +90,32 @@ def test_calibration_fixes_a_miscalibrated_model_out_of_sample():
     assert fitted.slope == pytest.approx(3.0, rel=0.15) and fitted.intercept == pytest.approx(0.5, abs=0.15)
 
 
+
+def test_ece_is_the_reliability_table_weighted_by_bin_counts():
+    metrics = miscalibrated(count=500).metrics
+    rows = metrics.reliability()
+    weighted = sum(row["count"] * abs(row["accuracy"] - row["confidence"]) for row in rows) / 500
+    assert metrics.expected_calibration_error() == pytest.approx(weighted) and weighted > 0.15
+
+
+def test_the_noise_floor_is_what_a_calibrated_model_measures_and_shrinks_with_more_crops():
+    def perfectly_calibrated(count: int) -> RecognitionMetrics:
+        rng = np.random.default_rng(count)
+        confidence = rng.uniform(0.3, 1.0, count)
+        metrics = RecognitionMetrics()
+        metrics.update(["word"] * count, ["word" if ok else "ward" for ok in rng.random(count) < confidence], confidence.tolist())
+        return metrics
+
+    small, large = perfectly_calibrated(300), perfectly_calibrated(30000)
+    mean, high = small.calibration_noise()
+    assert 0.02 < mean < high < 0.1  # 300 crops: a perfect model measures several points of ECE
+    assert small.calibration_noise() == (mean, high)  # a fixed seed: the same figures every time
+    assert large.calibration_noise(draws=50)[1] < mean / 4
+    assert large.expected_calibration_error() < mean  # a large enough set shows the model as calibrated
+    certain = RecognitionMetrics()
+    certain.update(["a", "b"], ["a", "b"], [1.0, 1.0])
+    assert certain.calibration_noise() == (0.0, 0.0) and RecognitionMetrics().calibration_noise() == (0.0, 0.0)
+
 def test_bands_and_coverage_on_hand_made_predictions():
     metrics = RecognitionMetrics(match="case_insensitive")
     metrics.update(["TOTAL", "CASH", "RM", "1.00", "QTY"], ["Total", "CASH", "RN", "1.00", "OTY"], [0.95, 0.92, 0.6, 0.5, 0.1])
