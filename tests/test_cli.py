@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from synthgen.cli import main
 from synthgen.paths import PROJECT_ROOT
@@ -81,15 +82,13 @@ def test_write_refuses_a_non_empty_folder_and_names_the_cause(tmp_path, capsys):
     assert "--shard" in capsys.readouterr().err
 
 
-def test_recognizer_refuses_labels_outside_its_charset_with_counts(tmp_path, capsys):
-    import cv2
-    import numpy as np
+def untrained_checkpoint(path: Path) -> Path:
+    """A freshly initialised `tiny` checkpoint over the project's charset."""
     import torch
 
-    from recognizer.cli import main as recognizer_main
+    from recognizer.checkpoints import save_checkpoint
     from recognizer.config import TrainConfig
     from recognizer.model import build_model, model_config
-    from recognizer.checkpoints import save_checkpoint
     from recognizer.trainer import TrainingState, checkpoint_payload
     from synthgen.charset import Charset
     from synthgen.codec import Codec
@@ -98,14 +97,44 @@ def test_recognizer_refuses_labels_outside_its_charset_with_counts(tmp_path, cap
     model = build_model(model_config("tiny", codec.classes))
     optimizer = torch.optim.AdamW(model.parameters())
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    save_checkpoint(tmp_path / "model.pt", checkpoint_payload(model, optimizer, scheduler, TrainingState(), TrainConfig(), codec))
-    data = tmp_path / "data"
-    data.mkdir()
-    for name in ("a", "b"):
-        cv2.imwrite(str(data / f"{name}.png"), np.full((32, 60), 255, np.uint8))
-    (data / "labels.tsv").write_text("a.png\tnaïve\nb.png\tœuvre ï\n", encoding="utf-8")
+    save_checkpoint(path, checkpoint_payload(model, optimizer, scheduler, TrainingState(), TrainConfig(), codec))
+    return path
+
+
+def crops_folder(folder: Path, labels: list[str]) -> Path:
+    """White 32x60 crops with the given labels, as a folder dataset."""
+    import cv2
+    import numpy as np
+
+    folder.mkdir()
+    for number in range(len(labels)):
+        cv2.imwrite(str(folder / f"{number}.png"), np.full((32, 60), 255, np.uint8))
+    (folder / "labels.tsv").write_text("".join(f"{n}.png\t{label}\n" for n, label in enumerate(labels)), encoding="utf-8")
+    return folder
+
+
+def test_recognizer_refuses_labels_outside_its_charset_with_counts(tmp_path, capsys):
+    from recognizer.cli import main as recognizer_main
+
+    untrained_checkpoint(tmp_path / "model.pt")
+    data = crops_folder(tmp_path / "data", ["naïve", "œuvre ï"])
     assert recognizer_main(["eval", str(tmp_path / "model.pt"), str(data)]) == 2
     error = capsys.readouterr().err
     assert "2 label(s)" in error and "'ï' x2" in error and "'œ' x1" in error
-    assert recognizer_main(["predict", str(tmp_path / "model.pt"), str(data / "a.png"), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out.splitlines()[0])["image"].endswith("a.png")
+    assert recognizer_main(["predict", str(tmp_path / "model.pt"), str(data / "0.png"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["image"].endswith("0.png")
+
+
+def test_eval_reports_the_ece_beside_its_noise_floor_and_calibrate_refuses_a_set_it_cannot_fit(tmp_path, capsys):
+    from recognizer.cli import main as recognizer_main
+
+    model = untrained_checkpoint(tmp_path / "model.pt")
+    data = crops_folder(tmp_path / "data", ["TOTAL", "12.99", "RM", ":"] * 6)
+    assert recognizer_main(["eval", str(model), str(data), "--json", str(tmp_path / "report.json")]) == 0
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    mean, high = report["ece_noise"]
+    assert 0.0 <= mean <= high <= 1.0 and 0.0 <= report["ece"] <= 1.0
+    assert f"a perfectly calibrated model would measure {mean:.3f}" in capsys.readouterr().out
+    code = recognizer_main(["calibrate", str(model), str(data), "--out", str(tmp_path / "calibrated.pt")])
+    assert code == 2 and "cannot fit a calibration" in capsys.readouterr().err  # an untrained model is wrong on every crop
+    assert not (tmp_path / "calibrated.pt").exists()
