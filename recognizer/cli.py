@@ -151,11 +151,15 @@ def run_eval(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def noise_floor(noise: list[float] | tuple[float, float]) -> str:
+    """The ECE's noise floor (mean, 95th percentile) in words."""
+    return f"a perfectly calibrated model would measure {noise[0]:.3f} on as many crops, 95% of the time below {noise[1]:.3f}"
+
+
 def confidence_lines(summary: dict) -> list[str]:
     """ECE, the bands, accuracy at 90% and 95% coverage and a precision/recall table, as printed by eval."""
     lines = [f"confidence ({summary['compared']} matches): mean {summary['mean_confidence']:.3f}, "
-             f"expected calibration error {summary['ece']:.3f} (a perfectly calibrated model would measure "
-             f"{summary['ece_noise'][0]:.3f} on as many crops, 95% of the time below {summary['ece_noise'][1]:.3f})"]
+             f"expected calibration error {summary['ece']:.3f} ({noise_floor(summary['ece_noise'])})"]
     for band in summary["bands"]:
         accuracy = f"{band['accuracy']:.3f}" if band["accuracy"] is not None else "-"
         after = f", {band['accuracy_after_lexicon']:.3f} after the lexicon" if "accuracy_after_lexicon" in band else ""
@@ -178,8 +182,7 @@ def run_calibrate(arguments: argparse.Namespace) -> int:
     for name, figures in result["sets"].items():
         print(f"{name}: ECE {figures['ece_before']:.3f} before, {figures['ece_after']:.3f} after "
               f"({figures['words']} words, accuracy {figures['accuracy']:.3f}, mean confidence "
-              f"{figures['confidence_before']:.3f} -> {figures['confidence_after']:.3f}); a perfectly calibrated model "
-              f"would measure {figures['ece_noise'][0]:.3f} on as many crops (95% of the time below {figures['ece_noise'][1]:.3f})")
+              f"{figures['confidence_before']:.3f} -> {figures['confidence_after']:.3f}); {noise_floor(figures['ece_noise'])}")
     print(f"calibrated checkpoint: {arguments.out}\nreliability before/after: {result['plot']}")
     return 0
 

@@ -59,12 +59,16 @@ def normalized(text: str, mode: str) -> str:
     return text
 
 
+def confidence_bins(confidence: np.ndarray, bins: int = 10) -> np.ndarray:
+    """Each confidence's bin among `bins` equal slices of [0, 1] (1.0 falls in the last)."""
+    return np.minimum((confidence * bins).astype(int), bins - 1)
+
+
 def calibration_error(correct: np.ndarray, confidence: np.ndarray, bins: int = 10) -> float:
     """Expected calibration error: |accuracy - mean confidence| per bin, weighted by the bin's share."""
     if not correct.size:
         return 0.0
-    positions = np.minimum((confidence * bins).astype(int), bins - 1)
-    gaps = np.bincount(positions, weights=correct - confidence, minlength=bins)  # per bin: count x (accuracy - confidence)
+    gaps = np.bincount(confidence_bins(confidence, bins), weights=correct - confidence, minlength=bins)  # count x gap
     return float(np.abs(gaps).sum() / correct.size)
 
 
@@ -175,27 +179,30 @@ class RecognitionMetrics:
         kept = words[: max(1, round(coverage * len(words)))] if words else []
         return sum(self.right(t, p) for t, p, _, _ in kept) / len(kept) if kept else None
 
+    def outcomes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Right (1.0) or wrong (0.0), and the confidence, of every record."""
+        correct = np.array([self.right(t, p) for t, p, _, _ in self.records], dtype=np.float64)
+        return correct, np.array([c for _, _, c, _ in self.records], dtype=np.float64)
+
     def reliability(self, bins: int = 10) -> list[dict]:
         """Per confidence bin: mean confidence, accuracy and count (a calibrated model has them equal)."""
+        correct, confidence = self.outcomes()
+        positions = confidence_bins(confidence, bins)
         rows = []
-        edges = np.linspace(0, 1, bins + 1)
-        for low, high in zip(edges[:-1], edges[1:]):
-            members = [(self.right(t, p), c) for t, p, c, _ in self.records if low <= c < high or (high == 1 and c == 1)]
-            if members:
-                rows.append({"low": float(low), "high": float(high), "count": len(members),
-                             "confidence": float(np.mean([c for _, c in members])),
-                             "accuracy": float(np.mean([ok for ok, _ in members]))})
+        for position in np.unique(positions):
+            members = positions == position
+            rows.append({"low": float(position / bins), "high": float((position + 1) / bins), "count": int(members.sum()),
+                         "confidence": float(confidence[members].mean()), "accuracy": float(correct[members].mean())})
         return rows
 
     def expected_calibration_error(self) -> float:
         """Mean |accuracy - confidence| over bins, weighted by their counts."""
-        correct = np.array([self.right(t, p) for t, p, _, _ in self.records], dtype=np.float64)
-        return calibration_error(correct, np.array([c for _, _, c, _ in self.records], dtype=np.float64))
+        return calibration_error(*self.outcomes())
 
     def calibration_noise(self, draws: int = 1000, seed: int = 0) -> tuple[float, float]:
         """The ECE a perfectly calibrated model with these confidences would measure on this many crops: mean and
         95th percentile over draws of right/wrong at exactly the stated chances. Below that, ECE is noise."""
-        confidence = np.array([c for _, _, c, _ in self.records], dtype=np.float64)
+        _, confidence = self.outcomes()
         if not confidence.size:
             return 0.0, 0.0
         rng = np.random.default_rng(seed)

@@ -90,7 +90,6 @@ def test_calibration_fixes_a_miscalibrated_model_out_of_sample():
     assert fitted.slope == pytest.approx(3.0, rel=0.15) and fitted.intercept == pytest.approx(0.5, abs=0.15)
 
 
-
 def test_ece_is_the_reliability_table_weighted_by_bin_counts():
     metrics = miscalibrated(count=500).metrics
     rows = metrics.reliability()
@@ -115,6 +114,7 @@ def test_the_noise_floor_is_what_a_calibrated_model_measures_and_shrinks_with_mo
     certain = RecognitionMetrics()
     certain.update(["a", "b"], ["a", "b"], [1.0, 1.0])
     assert certain.calibration_noise() == (0.0, 0.0) and RecognitionMetrics().calibration_noise() == (0.0, 0.0)
+
 
 def test_bands_and_coverage_on_hand_made_predictions():
     metrics = RecognitionMetrics(match="case_insensitive")
