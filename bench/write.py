@@ -1,8 +1,9 @@
 """Offline writer throughput: 100,000 default-config samples into LMDB on both cores, beside trdg's own writer.
 
 Run: .venv/bin/python bench/write.py [--count 100000] [--workers 2] [--format lmdb] [--out DIR] [--trdg-count 1000]
-Prints images/s, the projected time for 1,000,000 samples, peak memory per worker (and its trace over the run,
-to show it stays flat), bytes per sample, and trdg's rate writing JPEGs with its CLI on the same cores.
+                                    [--plot memory.png]
+Prints images/s, the projected time for 1,000,000 samples, peak memory per worker (and its private memory over the run,
+to show it stays flat; --plot draws it), bytes per sample, and trdg's rate writing JPEGs with its CLI on the same cores.
 """
 
 from __future__ import annotations
@@ -23,28 +24,28 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 
-def rss_megabytes(pid: int) -> float:
-    """Resident memory of a process in MB (0 when it is gone)."""
+def memory_megabytes(pid: int) -> tuple[float, float]:
+    """(private, resident) memory of a process in MB: anonymous pages, and all resident pages including mapped files
+    (the LMDB file's pages count in the writer's resident figure; the kernel can drop them, unlike private memory)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+        return int(fields["RssAnon"].split()[0]) / 1024, int(fields["VmRSS"].split()[0]) / 1024
+    except (OSError, KeyError, ValueError):
+        return 0.0, 0.0
 
 
-def children(pid: int) -> list[int]:
-    """Direct child processes (Linux /proc)."""
+def workers_of(pid: int) -> list[int]:
+    """The pool's worker processes among the children of `pid` (not multiprocessing's resource tracker; Linux /proc)."""
     try:
-        return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
-                for child in (task / "children").read_text().split()]
+        children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+                    for child in (task / "children").read_text().split()]
+        return [child for child in children if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes()]
     except OSError:
         return []
 
 
 class MemoryTrace(threading.Thread):
-    """Samples the resident memory of every worker process every few seconds."""
+    """Samples the memory of every worker process and of the writing process every few seconds."""
 
     def __init__(self, every: float = 5.0) -> None:
         super().__init__(daemon=True)
@@ -53,21 +54,32 @@ class MemoryTrace(threading.Thread):
     def run(self) -> None:
         started = time.monotonic()
         while not self.stopped.wait(self.every):
-            workers = [rss_megabytes(child) for child in children(os.getpid())]
+            workers = [memory_megabytes(worker) for worker in workers_of(os.getpid())]
             if workers:
-                self.samples.append((time.monotonic() - started, max(workers)))
+                self.samples.append((time.monotonic() - started, workers, memory_megabytes(os.getpid())))
 
 
-def run_trdg(count: int, workers: int, folder: Path) -> float:
-    """trdg's CLI writing `count` images with `workers` threads; images per second."""
-    from effects import ensure_trdg  # the trdg environment the effects benchmark creates
+def plot_memory(samples: list, path: Path) -> None:
+    """Private memory of each worker and of the writing process against time (and the writer's resident pages), as a PNG."""
+    import matplotlib
 
-    python = ensure_trdg()
-    trdg = python.parent / "trdg"
-    started = time.monotonic()
-    subprocess.run([str(trdg), "-c", str(count), "-t", str(workers), "-f", "32", "--output_dir", str(folder)],
-                   check=True, capture_output=True, cwd=folder.parent)
-    return count / (time.monotonic() - started)
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 3.5))
+    minutes = [seconds / 60 for seconds, _, _ in samples]
+    for worker in range(max(len(workers) for _, workers, _ in samples)):
+        points = [(seconds / 60, workers[worker][0]) for seconds, workers, _ in samples if worker < len(workers)]
+        axis.plot(*zip(*points), lw=1, label=f"worker {worker + 1}, private")
+    axis.plot(minutes, [main[0] for _, _, main in samples], lw=1, color="black", label="writing process, private")
+    axis.plot(minutes, [main[1] for _, _, main in samples], lw=1, ls=":", color="black",
+              label="writing process, resident (with LMDB file pages)")
+    axis.set(xlabel="minutes", ylabel="memory (MB)", ylim=(0, None), title="synthgen write: memory over the run")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
 
 
 def main() -> None:
@@ -78,6 +90,7 @@ def main() -> None:
     parser.add_argument("--format", choices=("lmdb", "folder"), default="lmdb")
     parser.add_argument("--out", help="dataset folder (default: a temporary folder, removed afterwards)")
     parser.add_argument("--trdg-count", type=int, default=1000, help="images for the trdg comparison (0 skips it)")
+    parser.add_argument("--plot", help="PNG of each worker's memory against time")
     arguments = parser.parse_args()
 
     from synthgen.config import load_config
@@ -98,8 +111,14 @@ def main() -> None:
     print(f"  {manifest['seconds']:.1f} s, {rate:.0f} images/s")
     print(f"  projected for 1,000,000: {1e6 / rate / 60:.1f} min")
     print(f"  peak memory: {worker_peak:.0f} MB per worker, {main_peak:.0f} MB in the writing process")
-    trace_text = ", ".join(f"{seconds:.0f}s {megabytes:.0f}" for seconds, megabytes in trace.samples[:: max(1, len(trace.samples) // 12)])
-    print(f"  worker memory over the run (MB): {trace_text}")
+    every = trace.samples[:: max(1, len(trace.samples) // 12)]
+    worker_text = ", ".join(f"{seconds:.0f}s {max(private for private, _ in workers):.0f}" for seconds, workers, _ in every)
+    writer_text = ", ".join(f"{seconds:.0f}s {main[0]:.0f}/{main[1]:.0f}" for seconds, _, main in every)
+    print(f"  largest worker's private memory over the run (MB): {worker_text}")
+    print(f"  writing process, private/resident (MB): {writer_text}")
+    if arguments.plot and trace.samples:
+        plot_memory(trace.samples, Path(arguments.plot))
+        print(f"  memory curve: {arguments.plot}")
     from synthgen.datasets import open_dataset
 
     stored = open_dataset(out)
