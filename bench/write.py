@@ -61,10 +61,7 @@ class MemoryTrace(threading.Thread):
 
 def plot_memory(samples: list, path: Path) -> None:
     """Private memory of each worker and of the writing process against time (and the writer's resident pages), as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from recognizer.plots import plt, save
 
     figure, axis = plt.subplots(figsize=(7, 3.5))
     minutes = [seconds / 60 for seconds, _, _ in samples]
@@ -77,9 +74,19 @@ def plot_memory(samples: list, path: Path) -> None:
     axis.set(xlabel="minutes", ylabel="memory (MB)", ylim=(0, None), title="synthgen write: memory over the run")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save(figure, path)
+
+
+def run_trdg(count: int, workers: int, folder: Path) -> float:
+    """trdg's CLI writing `count` images with `workers` threads; images per second."""
+    from effects import ensure_trdg  # the trdg environment the effects benchmark creates
+
+    python = ensure_trdg()
+    trdg = python.parent / "trdg"
+    started = time.monotonic()
+    subprocess.run([str(trdg), "-c", str(count), "-t", str(workers), "-f", "32", "--output_dir", str(folder)],
+                   check=True, capture_output=True, cwd=folder.parent)
+    return count / (time.monotonic() - started)
 
 
 def main() -> None:
@@ -90,7 +97,7 @@ def main() -> None:
     parser.add_argument("--format", choices=("lmdb", "folder"), default="lmdb")
     parser.add_argument("--out", help="dataset folder (default: a temporary folder, removed afterwards)")
     parser.add_argument("--trdg-count", type=int, default=1000, help="images for the trdg comparison (0 skips it)")
-    parser.add_argument("--plot", help="PNG of each worker's memory against time")
+    parser.add_argument("--plot", help="PNG of each worker's and the writer's memory against time")
     arguments = parser.parse_args()
 
     from synthgen.config import load_config
