@@ -36,6 +36,16 @@ def prepare_image(image: np.ndarray, height: int, channels: int, max_width: int)
     return cv2.resize(image, (width, height), interpolation=interpolation)
 
 
+READING = 2  # how crops are read for scoring, kept with the lab's scores. 1 (until stop 22): eval padded each batch to
+# its labels' length and added no margin, so it read crops differently from predict; 2: as predict and the service read
+
+
+def read_crop(image: np.ndarray, height: int, channels: int, max_width: int) -> np.ndarray:
+    """A crop as every reader (eval, calibrate, the lab, predict, the service) hands it to the model: prepared, then
+    the reading margin after it."""
+    return with_reading_margin(prepare_image(image, height, channels, max_width))
+
+
 def reading_margin(height: int) -> int:
     """Columns of paper `with_reading_margin` adds after a crop of this height: half the height."""
     return height // 2
@@ -111,13 +121,15 @@ class BatchPositions(Sampler):
 
 
 class CollateWith:
-    """Disk items to a WordBatch with their categories: a picklable collate bound to a codec (workers receive it)."""
+    """Disk items to a WordBatch with their categories: a picklable collate bound to a codec (workers receive it).
+    With `reading`, each prepared crop gets the reading margin first, so a batch holds crops as `read_crop` gives them."""
 
-    def __init__(self, codec: Codec) -> None:
-        self.codec = codec
+    def __init__(self, codec: Codec, reading: bool = False) -> None:
+        self.codec, self.reading = codec, reading
 
     def __call__(self, items: list[tuple[int, np.ndarray, str, str]]) -> WordBatch:
-        batch = collate([(position, image, label) for position, image, label, _ in items], self.codec)
+        margin = with_reading_margin if self.reading else (lambda image: image)
+        batch = collate([(position, margin(image), label) for position, image, label, _ in items], self.codec)
         batch.categories = [category for *_, category in items]
         return batch
 
@@ -132,11 +144,12 @@ def disk_batches(dataset: DiskWords, codec: Codec, batch_size: int, seed: int, f
 
 
 def evaluation_batches(dataset: DiskWords, codec: Codec, batch_size: int, workers: int = 0) -> Iterator[WordBatch]:
-    """Every sample of a dataset once, in order of width (less padding), in batches."""
+    """Every sample of a dataset once, read as `read_crop` reads a crop (the margin added), in order of width (less
+    padding), in batches."""
     widths = [prepare_width(dataset, position) for position in range(len(dataset))]
     order = sorted(range(len(dataset)), key=lambda position: widths[position])
     chunks = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-    loader = DataLoader(dataset, batch_sampler=chunks, num_workers=workers, collate_fn=CollateWith(codec))
+    loader = DataLoader(dataset, batch_sampler=chunks, num_workers=workers, collate_fn=CollateWith(codec, reading=True))
     return iter(loader)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from recognizer.config import TrainConfig, ValidationStream
-from recognizer.data import DiskWords, evaluation_batches
+from recognizer.data import READING, DiskWords, evaluation_batches
 from recognizer.evaluation import evaluate
 from recognizer.model import ModelConfig, model_config
 from recognizer.runs import plain, read_metrics
@@ -394,7 +394,8 @@ def snapshot_steps(run: ArmRun) -> list[int]:
 def score_snapshot(run: ArmRun, step: int, name: str, path: str, device: str = "cpu") -> dict[str, Any]:
     """Metrics and predictions of one snapshot on one real set (cached beside the run)."""
     location = resolve_path(path)
-    cache = run.folder / "real" / f"{name}-{hashlib.sha256(str(location).encode()).hexdigest()[:8]}-step-{step:07d}.json"
+    where = hashlib.sha256(str(location).encode()).hexdigest()[:8]
+    cache = run.folder / "real" / f"{name}-{where}-reading-{READING}-step-{step:07d}.json"
     if cache.exists():
         return json.loads(cache.read_text(encoding="utf-8"))
     model, codec, payload = load_checkpoint(snapshot_path(run.folder, step), device)
@@ -420,9 +421,12 @@ def score_snapshot(run: ArmRun, step: int, name: str, path: str, device: str = "
 def score_run(run: ArmRun, real: dict[str, str], device: str = "cpu") -> dict[str, Any]:
     """A finished run's figures, from its record when that covers every real set, else from its checkpoints."""
     kept = run.recorded()
-    if kept is not None and set(real) <= set(kept["sets"]):
+    covered = kept is not None and set(real) <= set(kept["sets"])
+    if covered and kept.get("reading", 1) == READING:
         return kept
     if not (run.folder / "checkpoints" / "last.pt").exists():
+        if covered:  # scored by an older reading on a machine that had its checkpoints: kept, and marked so
+            return {**kept, "reading": kept.get("reading", 1)}
         missing = ", ".join(sorted(set(real) - set(kept["sets"])))
         raise ConfigError(f"{run.label}: its record {run.record} has no scores for {missing} and its checkpoints "
                           f"are not on this machine; retrain it (delete the record) or drop those sets")
@@ -438,7 +442,7 @@ def scored_checkpoints(run: ArmRun, real: dict[str, str], device: str) -> dict[s
     train_records = [r for r in read_metrics(run.folder) if r.get("kind") == "train"]
     chosen = best_step(run) or run.config.steps
     result: dict[str, Any] = {
-        "folder": str(run.folder), "best_step": chosen,
+        "folder": str(run.folder), "best_step": chosen, "reading": READING,
         "samples_per_second": sum(r["samples_per_second"] for r in train_records) / max(len(train_records), 1),
         "git_commit": json.loads((run.folder / "lab.json").read_text())["git_commit"] if (run.folder / "lab.json").exists() else None,
         "sets": {}, "curves": {},

@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from recognizer.data import READING  # noqa: E402
 from recognizer.lab import ArmRun, LabConfig  # noqa: E402
 from recognizer.plots import save  # noqa: E402
 from synthgen.datasets import open_dataset  # noqa: E402
@@ -29,23 +30,17 @@ def spread(values: list[float]) -> dict[str, Any]:
 
 
 def summarize(lab: LabConfig, runs: list[ArmRun], scores: dict) -> dict[str, Any]:
-    """Per arm: every seed's figures and, per real set and metric, the mean and spread over finished seeds."""
+    """Per arm: every seed's figures and, per real set and metric, the mean and spread over finished seeds. Runs
+    scored by an older reading (records whose checkpoints are elsewhere) form their own row, never mixed in."""
     arms = []
     for arm in lab.arms:
         mine = [run for run in runs if run.arm.name == arm.name]
         finished = {run.seed: scores[(arm.name, run.seed)] for run in mine if (arm.name, run.seed) in scores}
-        sets = {}
-        for name in lab.real:
-            sets[name] = {metric: spread([seed[name][metric] for seed in (f["sets"] for f in finished.values())])
-                          for metric in METRICS} if finished else None
-        arms.append({
-            "name": arm.name, "description": arm.description,
-            "source": arm.synthetic if arm.synthetic is not None else arm.dataset,
-            "overrides": list(arm.overrides), "key": mine[0].key[:10],
-            "seeds_finished": sorted(finished), "seeds": {str(seed): without_predictions(figures) for seed, figures in finished.items()},
-            "samples_per_second": statistics.fmean(f["samples_per_second"] for f in finished.values()) if finished else None,
-            "sets": sets,
-        })
+        readings = sorted({figures.get("reading", 1) for figures in finished.values()} - {READING}, reverse=True)
+        for reading in (READING, *readings):
+            group = {seed: figures for seed, figures in finished.items() if figures.get("reading", 1) == reading}
+            arms.append(arm_summary(lab, arm, mine[0].key[:10], group, reading))
+    first = runs[0].config
     first = runs[0].config
     return {
         "lab": lab.name, "budget": lab.budget, "steps": first.steps, "batch_size": first.data.batch_size,
@@ -53,7 +48,22 @@ def summarize(lab: LabConfig, runs: list[ArmRun], scores: dict) -> dict[str, Any
         "recipe_overrides": list(lab.recipe_overrides),
         "validation": {"config": lab.validation.config, "overrides": list(lab.validation.overrides),
                        "samples": lab.validation_samples},
-        "real": {name: str(path) for name, path in lab.real.items()}, "arms": arms,
+        "real": {name: str(path) for name, path in lab.real.items()}, "reading": READING, "arms": arms,
+    }
+
+
+def arm_summary(lab: LabConfig, arm, key: str, finished: dict[int, dict], reading: int) -> dict[str, Any]:
+    """One row of the table: an arm's runs scored by one reading."""
+    sets = {name: {metric: spread([figures["sets"][name][metric] for figures in finished.values()]) for metric in METRICS}
+            if finished else None for name in lab.real}
+    return {
+        "name": arm.name if reading == READING else f"{arm.name} (reading {reading})", "arm": arm.name,
+        "reading": reading, "description": arm.description,
+        "source": arm.synthetic if arm.synthetic is not None else arm.dataset,
+        "overrides": list(arm.overrides), "key": key,
+        "seeds_finished": sorted(finished), "seeds": {str(seed): without_predictions(figures) for seed, figures in finished.items()},
+        "samples_per_second": statistics.fmean(f["samples_per_second"] for f in finished.values()) if finished else None,
+        "sets": sets,
     }
 
 
@@ -79,7 +89,8 @@ def markdown(summary: dict[str, Any]) -> str:
         f"Budget: {summary['budget']:,} samples per run ({summary['steps']:,} steps of {summary['batch_size']}), "
         f"`{summary['preset']}` preset, seeds {', '.join(map(str, summary['seeds']))}. The checkpoint is chosen on "
         f"synthetic validation only (held-out fonts of `{summary['validation']['config'] or 'built-in defaults'}`), "
-        "never on a real set. Figures: mean ± standard deviation over the finished seeds.", "",
+        "never on a real set. Figures: mean ± standard deviation over the finished seeds. Crops are read as "
+        f"`recognizer predict` reads them (reading {summary['reading']})." + older_readings(summary), "",
         "| arm | " + " | ".join(f"{name} (case-insensitive)" for name in sets) + " | samples/s | seeds |",
         "|---|" + "---|" * (len(sets) + 2),
     ]
@@ -97,6 +108,15 @@ def markdown(summary: dict[str, Any]) -> str:
         overrides = f" with `{' '.join(arm['overrides'])}`" if arm["overrides"] else ""
         lines.append(f"- **{arm['name']}**: `{arm['source']}`{overrides}. {arm['description']}".rstrip())
     return "\n".join(lines) + "\n"
+
+
+def older_readings(summary: dict[str, Any]) -> str:
+    """A sentence on rows scored by an older reading, or nothing when there are none."""
+    if all(arm["reading"] == summary["reading"] for arm in summary["arms"]):
+        return ""
+    return (" Rows marked *(reading 1)* hold runs whose checkpoints are on another machine, scored before that: each "
+            "batch widened to its labels' length and no paper after the crop. They are not comparable with the "
+            "others; retraining them (or scoring their checkpoints here) moves them into their arm's row.")
 
 
 def plot_curves(summary: dict[str, Any], path: Path) -> Path:
@@ -145,7 +165,7 @@ def write_gallery(summary: dict[str, Any], scores: dict, path: Path, limit: int)
              "<p>Each arm's reading with the checkpoint chosen on synthetic validation, lowest finished seed; "
              "green is right (case-insensitive), red wrong.</p>"]
     for name, location in summary["real"].items():
-        chosen_sets = {arm["name"]: scores[(arm["name"], min(arm["seeds_finished"]))]["sets"][name]
+        chosen_sets = {arm["name"]: scores[(arm["arm"], min(arm["seeds_finished"]))]["sets"][name]
                        for arm in summary["arms"] if arm["seeds_finished"]}
         arms = {arm: figures["predictions"] for arm, figures in chosen_sets.items()
                 if "predictions" in figures}  # records rebuilt from a published table have none

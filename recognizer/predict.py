@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import torch
 
-from recognizer.data import prepare_image, with_reading_margin
+from recognizer.data import read_crop
 from recognizer.decoding import Calibration, Prediction, beam_decode, greedy_decode
-from recognizer.evaluation import ctc_ready
+from recognizer.evaluation import readable
 from recognizer.metrics import edit_counts
 from synthgen.codec import Codec
 from synthgen.datasets import DatasetError
@@ -33,13 +33,13 @@ def predict_images(model: torch.nn.Module, codec: Codec, images: list[np.ndarray
                    beam: int = 0, max_width: int = 400, batch_size: int = 32) -> list[Prediction]:
     """Text and calibrated confidence for each image (any size; resized to the model's height)."""
     config = model.config
-    prepared = [with_reading_margin(prepare_image(image, config.height, config.channels, max_width)) for image in images]
+    prepared = [read_crop(image, config.height, config.channels, max_width) for image in images]
     device = next(model.parameters()).device
     predictions: list[Prediction] = []
     for start in range(0, len(prepared), batch_size):
         items = [(position, image, "") for position, image in enumerate(prepared[start : start + batch_size])]
         batch = collate(items, codec)
-        logits = model(ctc_ready(batch.images, torch.tensor([0])).to(device)).float().cpu()
+        logits = model(readable(batch.images).to(device)).float().cpu()
         predictions += beam_decode(logits, codec, beam, calibration) if beam > 1 else greedy_decode(logits, codec, calibration)
     return predictions
 

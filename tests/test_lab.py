@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from recognizer.cli import main as recognizer_main
+from recognizer.data import READING
 from recognizer.lab import load_lab, plan_lab, run_lab
 from synthgen.config import load_config
 from synthgen.errors import ConfigError
@@ -126,6 +127,38 @@ def test_a_record_rebuilt_from_a_published_table_counts_as_finished(lab_files, t
     assert capsys.readouterr().out.count("cached") == 2
     assert [arm["sets"] for arm in rebuilt["arms"]] == [arm["sets"] for arm in published["arms"]]
     assert (tmp_path / "rebuilt" / "disagreements.html").exists()
+
+
+def scored_by_an_older_reading(records):
+    """The records as a machine before reading 2 wrote them: no reading named, other figures."""
+    for path in records.glob("*.json"):
+        kept = json.loads(path.read_text())
+        del kept["reading"]
+        kept["sets"]["real-crops"]["accuracy_case_insensitive"] = -1.0
+        path.write_text(json.dumps(kept))
+
+
+def test_a_run_scored_by_an_older_reading_is_rescored_where_its_checkpoints_are(lab_files, tmp_path):
+    records = tmp_path / "records"
+    run_lab(load_lab(lab_files, [f"records={records}"]), progress=False)
+    scored_by_an_older_reading(records)
+    again = run_lab(load_lab(lab_files, [f"records={records}"]), progress=False)
+    assert [arm["name"] for arm in again["arms"]] == ["stream", "disk"]
+    assert all(arm["sets"]["real-crops"]["accuracy_case_insensitive"]["mean"] >= 0 for arm in again["arms"])
+    assert all(json.loads(path.read_text())["reading"] == READING for path in records.glob("*.json"))
+
+
+def test_a_run_scored_by_an_older_reading_elsewhere_gets_its_own_row(lab_files, tmp_path):
+    records = tmp_path / "records"
+    run_lab(load_lab(lab_files, [f"records={records}"]), progress=False)
+    scored_by_an_older_reading(records)
+    there = run_lab(load_lab(lab_files, [f"records={records}", f"out={tmp_path / 'elsewhere'}"]), progress=False)
+    rows = {arm["name"]: arm for arm in there["arms"]}
+    assert list(rows) == ["stream", "stream (reading 1)", "disk", "disk (reading 1)"]
+    assert rows["stream"]["sets"] == {"real-crops": None} and rows["stream"]["seeds_finished"] == []
+    assert rows["stream (reading 1)"]["sets"]["real-crops"]["accuracy_case_insensitive"]["mean"] == -1.0
+    table = (tmp_path / "elsewhere" / "results.md").read_text()
+    assert "| stream (reading 1) |" in table and "not comparable" in table
 
 
 @pytest.mark.parametrize("override, named", [

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -14,10 +15,11 @@ import torch.nn.functional as F
 
 from recognizer.config import load_train_config
 from recognizer.decoding import beam_decode, greedy_decode
-from recognizer.evaluation import ctc_ready
+from recognizer.data import DiskWords, evaluation_batches, reading_margin
+from recognizer.evaluation import ctc_ready, evaluate
 from recognizer.metrics import RecognitionMetrics, edit_counts
 from recognizer.model import PRESETS, STRIDE, build_model, model_config
-from recognizer.predict import Lexicon
+from recognizer.predict import Lexicon, predict_images
 from recognizer.checkpoints import load_checkpoint
 from recognizer.trainer import learning_rate_factor, train
 from conftest import tiny_overrides
@@ -43,6 +45,38 @@ def test_ctc_padding_leaves_room_for_the_longest_label_with_repeats(codec):
     images = torch.zeros(2, 1, 32, 30)
     padded = ctc_ready(images, torch.tensor([25, 3]))
     assert padded.shape[-1] // STRIDE >= 2 * 25 + 1
+
+
+class Recording(torch.nn.Module):
+    """A model that keeps every input it is given."""
+
+    def __init__(self, model) -> None:
+        super().__init__()
+        self.model, self.config, self.inputs = model, model.config, []
+
+    def forward(self, images):
+        self.inputs.append(images.clone())
+        return self.model(images)
+
+
+def test_eval_gives_the_model_a_crop_as_predict_does_whatever_its_label(codec, tmp_path):
+    model = build_model(model_config("tiny", codec.classes), seed=0)
+    crop = np.full((20, 14), 230, np.uint8)
+    crop[5:15, 3:11] = 30  # narrow: widening it to fit a long label would change what the model reads
+    seen = []
+    for label in ("A", "ABCDEFGHIJKLMNOP"):
+        folder = tmp_path / label
+        folder.mkdir()
+        cv2.imwrite(str(folder / "crop.png"), crop)
+        (folder / "labels.tsv").write_text(f"crop.png\t{label}\n", encoding="utf-8")
+        recording = Recording(model)
+        evaluate(recording, evaluation_batches(DiskWords(folder, 32, 1, 400), codec, 64), codec, torch.device("cpu"))
+        seen += recording.inputs
+    recording = Recording(model)
+    predict_images(recording, codec, [crop])
+    seen += recording.inputs
+    assert len(seen) == 3 and all(torch.equal(images, seen[-1]) for images in seen)
+    assert seen[-1].shape[-1] == round(14 * 32 / 20) + reading_margin(32)
 
 
 def test_empty_labels_go_through_the_ctc_loss_and_the_metrics(codec):

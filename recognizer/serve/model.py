@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 
 from recognizer.checkpoints import checkpoint_calibration, checkpoint_max_width, load_checkpoint
-from recognizer.data import prepare_image, reading_margin, with_reading_margin
+from recognizer.data import prepare_image, read_crop, reading_margin
 from recognizer.decoding import Calibration, allowed_classes, path_scores, prefix_beams
 from recognizer.errors import CheckpointError
-from recognizer.evaluation import ctc_ready
+from recognizer.evaluation import readable
 from recognizer.export import onnx_graph
 from recognizer.model import STRIDE, folded_for_inference
 from recognizer.predict import Lexicon
@@ -79,7 +79,7 @@ class ServedModel:
         """The answers of several requests whose crops run through the model together, in padded batches by width."""
         masks = [allowed_classes(self.codec, options.allowed) if options.allowed else None for _, options, _ in requests]
         owners = [(number, position) for number, (images, _, _) in enumerate(requests) for position in range(len(images))]
-        prepared = [with_reading_margin(prepare_image(requests[number][0][position], self.height, self.channels, self.max_width))
+        prepared = [read_crop(requests[number][0][position], self.height, self.channels, self.max_width)
                     for number, position in owners]
         answers: list[list[dict]] = [[{}] * len(images) for images, _, _ in requests]
         order = sorted(range(len(prepared)), key=lambda crop: prepared[crop].shape[1])  # less padding
@@ -260,7 +260,7 @@ def check_model(candidate: ServedModel, served: ServedModel | None, max_batch: i
     prepared = prepare_image(crops[0], candidate.height, candidate.channels, candidate.max_width)
     batch = collate([(0, prepared, "")], candidate.codec)
     try:
-        logits = candidate.logits(ctc_ready(batch.images, torch.tensor([0])))
+        logits = candidate.logits(readable(batch.images))
     except Exception as error:  # noqa: BLE001  (whatever the runtime raises, the candidate is refused)
         raise CheckpointError(f"{candidate.path} fails on a built-in crop: {str(error).splitlines()[0][:160]}") from None
     expected = (1, batch.images.shape[-1] // STRIDE, candidate.codec.classes)
