@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from recognizer.checkpoints import checkpoint_calibration, checkpoint_max_width, load_checkpoint
-from recognizer.data import DiskWords, evaluation_batches
+from recognizer.data import READING, DiskWords, evaluation_batches
 from recognizer.decoding import Prediction
 from recognizer.evaluation import Evaluation, evaluate, write_gallery, write_gallery_png
 from recognizer.plots import plot_confidence
@@ -27,7 +27,7 @@ def evaluate_checkpoint(checkpoint: Path, data: Path, report: Path, gallery: Pat
     summary = evaluation.metrics.summary()
     summary.update(ece=evaluation.metrics.expected_calibration_error(), ece_noise=evaluation.metrics.calibration_noise(),
                    reliability=evaluation.metrics.reliability(),
-                   checkpoint=str(checkpoint), data=str(data), calibration=calibration.as_list(),
+                   checkpoint=str(checkpoint), data=str(data), reading=READING, calibration=calibration.as_list(),
                    calibration_source=payload.get("calibration_source"), decoding=f"beam {beam}" if beam > 1 else "greedy",
                    compared="case-insensitive" if casefold else "exact",
                    bands=confidence_bands(evaluation, high, low, lexicon), thresholds={"high": high, "low": low},

@@ -127,6 +127,7 @@ def test_recognizer_refuses_labels_outside_its_charset_with_counts(tmp_path, cap
 
 def test_eval_reports_the_ece_beside_its_noise_floor_and_calibrate_refuses_a_set_it_cannot_fit(tmp_path, capsys):
     from recognizer.cli import main as recognizer_main
+    from recognizer.data import READING
 
     model = untrained_checkpoint(tmp_path / "model.pt")
     data = crops_folder(tmp_path / "data", ["TOTAL", "12.99", "RM", ":"] * 6)
@@ -134,6 +135,7 @@ def test_eval_reports_the_ece_beside_its_noise_floor_and_calibrate_refuses_a_set
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     mean, high = report["ece_noise"]
     assert 0.0 <= mean <= high <= 1.0 and 0.0 <= report["ece"] <= 1.0
+    assert report["reading"] == READING  # which reading scored it: figures of two readings must not be compared
     assert f"a perfectly calibrated model would measure {mean:.3f}" in capsys.readouterr().out
     code = recognizer_main(["calibrate", str(model), str(data), "--out", str(tmp_path / "calibrated.pt")])
     assert code == 2 and "cannot fit a calibration" in capsys.readouterr().err  # an untrained model is wrong on every crop
