@@ -3,8 +3,9 @@
 Run: .venv/bin/python bench/finetune.py [--baseline CHECKPOINT] [--weights 0.3 0.5 0.7] [--augment 0 0.5] [--steps 1500]
 1. Splits ../shared/data/sroie-dev/words by receipt (80% of receipts to train, the rest held out, seed 0), then the
    train receipts again (85% to fine-tune on, 15% to choose the checkpoint and fit the calibration on).
-2. Baseline: a synthetic-only checkpoint (--baseline; default: the receipt arm of the standing lab, seed 0, the
-   checkpoint chosen on synthetic data), else trains one like bench/accuracy.py (240,000 samples).
+2. Baseline: a synthetic-only checkpoint (--baseline; default: the receipt arm of the standing lab, its lowest seed
+   whose checkpoint is on this machine, the one chosen on synthetic data), else trains one like bench/accuracy.py
+   (240,000 samples).
 3. Fine-tunes it (configs/finetune-receipt.yaml) once per real-data weight in --weights and augmentation rate in
    --augment (the share of real crops given the receipt preset's image effects as they are read), real crops mixed
    with the receipt stream, choosing each run's checkpoint on the calibration slice; keeps the best on that slice.
@@ -53,14 +54,18 @@ def splits() -> dict[str, Path]:
 
 
 def lab_baseline() -> Path | None:
-    """The standing lab's receipt arm, seed 0: the checkpoint it chose on synthetic data, if it has finished."""
+    """The standing lab's receipt arm: the checkpoint its lowest seed chose on synthetic data, if one is on this
+    machine (records of runs trained elsewhere name folders that are not here)."""
     results = ROOT / "labs" / "headline" / "results.json"
     if not results.exists():
         return None
     for arm in json.loads(results.read_text())["arms"]:
-        seed = arm["seeds"].get("0")
-        if arm["name"] == "ours-receipt" and seed:
-            return Path(seed["folder"]) / "checkpoints" / f"step-{seed['best_step']:07d}.pt"
+        if arm.get("arm", arm["name"]) != "ours-receipt":
+            continue
+        for _, seed in sorted(arm["seeds"].items(), key=lambda item: int(item[0])):
+            checkpoint = ROOT / seed["folder"] / "checkpoints" / f"step-{seed['best_step']:07d}.pt"
+            if checkpoint.exists():
+                return checkpoint
     return None
 
 
