@@ -418,15 +418,20 @@ def score_snapshot(run: ArmRun, step: int, name: str, path: str, device: str = "
     return result
 
 
+def scored_reading(figures: dict[str, Any]) -> int:
+    """The reading a run's figures were scored by (records from before readings were kept name none: 1)."""
+    return figures.get("reading", 1)
+
+
 def score_run(run: ArmRun, real: dict[str, str], device: str = "cpu") -> dict[str, Any]:
     """A finished run's figures, from its record when that covers every real set, else from its checkpoints."""
     kept = run.recorded()
     covered = kept is not None and set(real) <= set(kept["sets"])
-    if covered and kept.get("reading", 1) == READING:
+    if covered and scored_reading(kept) == READING:
         return kept
     if not (run.folder / "checkpoints" / "last.pt").exists():
-        if covered:  # scored by an older reading on a machine that had its checkpoints: kept, and marked so
-            return {**kept, "reading": kept.get("reading", 1)}
+        if covered:  # scored by an older reading on a machine that had its checkpoints: kept as it is
+            return kept
         missing = ", ".join(sorted(set(real) - set(kept["sets"])))
         raise ConfigError(f"{run.label}: its record {run.record} has no scores for {missing} and its checkpoints "
                           f"are not on this machine; retrain it (delete the record) or drop those sets")

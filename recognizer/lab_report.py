@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from recognizer.data import READING  # noqa: E402
-from recognizer.lab import ArmRun, LabConfig  # noqa: E402
+from recognizer.lab import ArmRun, ArmSection, LabConfig, scored_reading  # noqa: E402
 from recognizer.plots import save  # noqa: E402
 from synthgen.datasets import open_dataset  # noqa: E402
 from synthgen.files import write_json_atomically  # noqa: E402
@@ -36,11 +36,10 @@ def summarize(lab: LabConfig, runs: list[ArmRun], scores: dict) -> dict[str, Any
     for arm in lab.arms:
         mine = [run for run in runs if run.arm.name == arm.name]
         finished = {run.seed: scores[(arm.name, run.seed)] for run in mine if (arm.name, run.seed) in scores}
-        readings = sorted({figures.get("reading", 1) for figures in finished.values()} - {READING}, reverse=True)
+        readings = sorted({scored_reading(figures) for figures in finished.values()} - {READING}, reverse=True)
         for reading in (READING, *readings):
-            group = {seed: figures for seed, figures in finished.items() if figures.get("reading", 1) == reading}
+            group = {seed: figures for seed, figures in finished.items() if scored_reading(figures) == reading}
             arms.append(arm_summary(lab, arm, mine[0].key[:10], group, reading))
-    first = runs[0].config
     first = runs[0].config
     return {
         "lab": lab.name, "budget": lab.budget, "steps": first.steps, "batch_size": first.data.batch_size,
@@ -52,7 +51,7 @@ def summarize(lab: LabConfig, runs: list[ArmRun], scores: dict) -> dict[str, Any
     }
 
 
-def arm_summary(lab: LabConfig, arm, key: str, finished: dict[int, dict], reading: int) -> dict[str, Any]:
+def arm_summary(lab: LabConfig, arm: ArmSection, key: str, finished: dict[int, dict], reading: int) -> dict[str, Any]:
     """One row of the table: an arm's runs scored by one reading."""
     sets = {name: {metric: spread([figures["sets"][name][metric] for figures in finished.values()]) for metric in METRICS}
             if finished else None for name in lab.real}
