@@ -3,7 +3,8 @@
 Run: .venv/bin/python bench/lab.py [--labs headline ablations] [--arm NAME] [--device cuda --workers 6] [--report-only]
 1. Makes the trdg control datasets once (bench/.lab-data/): the strings our receipt preset's training stream
    draws (seed 0, in order; its empty-label negatives have no trdg equivalent and are counted), rendered by
-   trdg 1.8 in its own environment (bench/.venv-trdg-pillow13) until there are as many images as our arm sees.
+   trdg 1.8 in its own environment (bench/.venv-trdg-pillow13) until there are as many images as our arm sees;
+   only the settings of the trdg arms chosen, and an interrupted render resumes where it stopped.
 2. Runs `recognizer compare` on bench/labs/headline.yaml (ours receipt and default, trdg typical and careful,
    240,000 samples, 2 seeds) and bench/labs/ablations.yaml (one ingredient off at a time, 120,000 samples, 1 seed).
    Finished arms are cached, unfinished ones resume: stop it any time and run it again. Each finished run's
@@ -62,9 +63,9 @@ def receipt_strings(count: int, path: Path) -> dict:
     return counts
 
 
-def ensure_trdg_data(budget: int) -> None:
-    """Both trdg datasets, each with `budget` images of the receipt arm's strings (made once)."""
-    missing = [setting for setting in ("careful", "typical") if not (DATA / f"trdg-{setting}" / "trdg.json").exists()]
+def ensure_trdg_data(budget: int, settings: list[str]) -> None:
+    """The named trdg datasets, each with `budget` images of the receipt arm's strings (made once, resumed if cut)."""
+    missing = [setting for setting in settings if not (DATA / f"trdg-{setting}" / "trdg.json").exists()]
     if not missing:
         return
     strings = DATA / "receipt-strings-seed0.jsonl"
@@ -74,7 +75,6 @@ def ensure_trdg_data(budget: int) -> None:
     python = ensure_trdg()
     for setting in missing:
         out = DATA / f"trdg-{setting}"
-        shutil.rmtree(out, ignore_errors=True)  # an interrupted render starts over
         print(f"rendering trdg {setting}: {budget:,} images into {out}", flush=True)
         subprocess.run([str(python), str(ROOT / "bench" / "trdg_dataset.py"), "--strings", str(strings), "--setting", setting,
                         "--count", str(budget), "--out", str(out)], check=True)
@@ -96,8 +96,9 @@ def main() -> None:
         lab_file = LABS / f"{name}.yaml"
         lab = load_lab(lab_file)
         chosen = [arm for arm in lab.arms if not arguments.arm or arm.name in arguments.arm]
-        if any(arm.dataset and "trdg" in arm.dataset for arm in chosen) and not arguments.report_only:
-            ensure_trdg_data(lab.budget)  # hours of CPU: only when a trdg arm is to run (others report from records)
+        settings = [Path(arm.dataset).name.removeprefix("trdg-") for arm in chosen if arm.dataset and "trdg" in arm.dataset]
+        if settings and not arguments.report_only:
+            ensure_trdg_data(lab.budget, settings)  # hours of CPU: only for trdg arms to run (others report from records)
         command = [sys.executable, "-m", "recognizer", "compare", str(lab_file.relative_to(ROOT))]
         command += [item for arm in arguments.arm for item in ("--arm", arm)]
         for option in ("device", "workers", "threads"):

@@ -9,12 +9,15 @@ turn); `careful` is what a user who knows trdg picks (Gaussian-noise and plain b
 distortion). Strings are rendered in order, one generator per background type over its own share (a generator
 walks its list in order); images trdg returns as None or fails on are counted and skipped, and rendering goes
 on until `count` images are written. LMDB layout: image-%09d (PNG), label-%09d, num-samples, keys from 1.
+An interrupted render resumes: each chunk is written in one transaction with the progress so far (key
+trdg-progress), and chunks are seeded by their number, so a resumed dataset is the one an uninterrupted run writes.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -22,15 +25,11 @@ import random
 import sys
 import time
 from multiprocessing import Pool
+from typing import Callable
 
+import cv2
 import lmdb
 import numpy as np
-from PIL import Image, ImageFont
-
-ImageFont.FreeTypeFont.getsize = lambda self, text, *a, **k: self.getbbox(text, *a, **k)[2:]  # removed in Pillow 10
-
-import trdg  # noqa: E402
-from trdg.generators import GeneratorFromStrings  # noqa: E402
 
 SETTINGS = {
     "typical": {"backgrounds": (0, 1, 2, 3), "options": dict(skewing_angle=5, random_skew=True, blur=1, random_blur=True,
@@ -39,23 +38,38 @@ SETTINGS = {
                                                       distorsion_type=0)},
 }
 CHUNK = 1000
+PROGRESS = b"trdg-progress"
+Rendered = list[tuple[bytes | None, str, str]]
 
 
-def render_chunk(task: tuple[int, list[str], str, int]) -> list[tuple[bytes | None, str, str]]:
+def load_trdg() -> tuple[type, str]:
+    """trdg's string generator and its images folder, with the one-line shim Pillow 10+ needs."""
+    from PIL import ImageFont
+
+    ImageFont.FreeTypeFont.getsize = lambda self, text, *a, **k: self.getbbox(text, *a, **k)[2:]  # removed in Pillow 10
+    import trdg
+    from trdg.generators import GeneratorFromStrings
+
+    return GeneratorFromStrings, os.path.join(os.path.dirname(trdg.__file__), "images")  # its default path is wrong when installed
+
+
+def render_chunk(task: tuple[int, list[str], str, int]) -> Rendered:
     """(PNG bytes or None, label, reason) for each string of one chunk, in order."""
     number, strings, setting, seed = task
-    random.seed(seed * 1_000_003 + number)  # trdg draws from the global generators; seeded per chunk for repeatability
-    np.random.seed((seed * 1_000_003 + number) % 2**32)
+    generator_class, images_dir = load_trdg()
+    chunk_seed = (seed * 1_000_003 + number) % 2**31
+    random.seed(chunk_seed)  # trdg draws from the global generators: each is seeded per chunk for repeatability,
+    np.random.seed(chunk_seed)
+    cv2.setRNGSeed(chunk_seed)  # OpenCV's too (its Gaussian-noise paper), else a worker's earlier chunks shape the next
     backgrounds = SETTINGS[setting]["backgrounds"]
-    images_dir = os.path.join(os.path.dirname(trdg.__file__), "images")  # its default path is wrong when installed
-    results: list = [None] * len(strings)
+    results: Rendered = [None] * len(strings)
     for offset, background in enumerate(backgrounds):
         positions = list(range(offset, len(strings), len(backgrounds)))
         if not positions:
             continue
         share = [strings[position] for position in positions]
-        generator = GeneratorFromStrings(share, count=len(share), size=32, image_dir=images_dir,
-                                         background_type=background, **SETTINGS[setting]["options"])
+        generator = generator_class(share, count=len(share), size=32, image_dir=images_dir,
+                                    background_type=background, **SETTINGS[setting]["options"])
         for position, text in zip(positions, share):
             try:
                 with contextlib.redirect_stdout(io.StringIO()):  # trdg prints a paragraph for every image it drops
@@ -72,8 +86,66 @@ def render_chunk(task: tuple[int, list[str], str, int]) -> list[tuple[bytes | No
     return results
 
 
+def open_render(out: str, identity: dict) -> tuple[lmdb.Environment, dict]:
+    """The dataset's LMDB and its progress so far; a folder holding a render of anything else is refused."""
+    os.makedirs(out, exist_ok=True)
+    environment = lmdb.open(out, map_size=1 << 36)
+    with environment.begin() as transaction:
+        stored, samples = transaction.get(PROGRESS), transaction.get(b"num-samples")
+    if samples is not None and stored is None:
+        environment.close()
+        raise SystemExit(f"{out} holds a dataset with no render progress in it: remove it or choose another --out")
+    progress = json.loads(stored) if stored else {"identity": identity, "chunks": 0, "written": 0, "used": 0,
+                                                  "dropped": {}, "seconds": 0.0}
+    if progress["identity"] != identity:
+        environment.close()
+        raise SystemExit(f"{out} holds another render ({progress['identity']}, not {identity}): "
+                         "remove it or choose another --out")
+    return environment, progress
+
+
+def write_chunk(transaction: lmdb.Transaction, chunk: Rendered, progress: dict, count: int) -> None:
+    """Put one chunk's images (up to `count` in all), counting the ones trdg dropped, and the progress with them."""
+    for data, label, reason in chunk:
+        if progress["written"] == count:
+            break
+        progress["used"] += 1
+        if data is None:
+            progress["dropped"][reason] = progress["dropped"].get(reason, 0) + 1
+            continue
+        progress["written"] += 1
+        transaction.put(b"image-%09d" % progress["written"], data)
+        transaction.put(b"label-%09d" % progress["written"], label.encode("utf-8"))
+    progress["chunks"] += 1
+    transaction.put(b"num-samples", str(progress["written"]).encode())
+    transaction.put(PROGRESS, json.dumps(progress).encode())
+
+
+def write_dataset(out: str, tasks: list, render: Callable[[tuple], Rendered], count: int, identity: dict,
+                  workers: int) -> dict:
+    """Render the tasks not yet written, in order, until `count` images; the progress (resumed if any) at the end."""
+    environment, progress = open_render(out, identity)
+    started, written_before, seconds_before = time.monotonic(), progress["written"], progress["seconds"]
+    remaining = tasks[progress["chunks"]:] if progress["written"] < count else []
+    try:
+        with Pool(workers) as pool:  # leaving the block terminates the workers still rendering ahead
+            for chunk in pool.imap(render, remaining):
+                progress["seconds"] = round(seconds_before + time.monotonic() - started, 1)
+                with environment.begin(write=True) as transaction:
+                    write_chunk(transaction, chunk, progress, count)
+                rate = (progress["written"] - written_before) / max(time.monotonic() - started, 1e-9)
+                print(f"\r{progress['written']:,}/{count:,} images, {sum(progress['dropped'].values())} dropped, "
+                      f"{rate:.0f} img/s", end="", file=sys.stderr, flush=True)
+                if progress["written"] == count:
+                    break
+    finally:
+        environment.close()
+        print(file=sys.stderr)
+    return progress
+
+
 def main() -> None:
-    """Render, write, report."""
+    """Render (resuming an interrupted render), write, report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strings", required=True, help="JSON lines, one string each, in the order to render")
     parser.add_argument("--setting", choices=sorted(SETTINGS), required=True)
@@ -82,38 +154,23 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
     arguments = parser.parse_args()
-    strings = [json.loads(line) for line in open(arguments.strings, encoding="utf-8")]
-    os.makedirs(arguments.out, exist_ok=False)
-    environment = lmdb.open(arguments.out, map_size=1 << 36)
+    if os.path.exists(os.path.join(arguments.out, "trdg.json")):
+        raise SystemExit(f"{arguments.out} is already rendered (trdg.json)")
+    raw = open(arguments.strings, "rb").read()
+    strings = [json.loads(line) for line in raw.decode("utf-8").splitlines()]
     tasks = [(number, strings[start:start + CHUNK], arguments.setting, arguments.seed)
              for number, start in enumerate(range(0, len(strings), CHUNK))]
-    written, dropped, used, started = 0, {}, 0, time.monotonic()
-    with Pool(arguments.workers) as pool:
-        for chunk in pool.imap(render_chunk, tasks):
-            with environment.begin(write=True) as transaction:
-                for data, label, reason in chunk:
-                    if written == arguments.count:
-                        break
-                    used += 1
-                    if data is None:
-                        dropped[reason] = dropped.get(reason, 0) + 1
-                        continue
-                    written += 1
-                    transaction.put(b"image-%09d" % written, data)
-                    transaction.put(b"label-%09d" % written, label.encode("utf-8"))
-                transaction.put(b"num-samples", str(written).encode())
-            print(f"\r{written:,}/{arguments.count:,} images, {sum(dropped.values())} dropped, "
-                  f"{written / (time.monotonic() - started):.0f} img/s", end="", file=sys.stderr, flush=True)
-            if written == arguments.count:
-                pool.terminate()
-                break
-    environment.close()
-    print(file=sys.stderr)
-    if written < arguments.count:
-        raise SystemExit(f"only {written} images from {len(strings)} strings: give more strings")
+    identity = {"strings_sha256": hashlib.sha256(raw).hexdigest(), "setting": arguments.setting,
+                "seed": arguments.seed, "count": arguments.count, "chunk": CHUNK}
+    progress = write_dataset(arguments.out, tasks, render_chunk, arguments.count, identity, arguments.workers)
+    if progress["written"] < arguments.count:
+        raise SystemExit(f"only {progress['written']} images from {len(strings)} strings: give more strings")
+    from PIL import Image
+
     report = {"tool": "trdg", "trdg_version": "1.8.0", "pillow": Image.__version__, "setting": arguments.setting,
               "options": SETTINGS[arguments.setting], "fonts": "trdg's bundled Latin fonts", "height": 32,
-              "images": written, "strings_used": used, "dropped": dropped, "seconds": round(time.monotonic() - started, 1)}
+              "images": progress["written"], "strings_used": progress["used"], "dropped": progress["dropped"],
+              "seconds": progress["seconds"]}
     with open(os.path.join(arguments.out, "trdg.json"), "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=2)
     print(json.dumps(report))
