@@ -38,7 +38,7 @@ from synthgen.config import (
     load_dataclass,
     read_yaml_mapping,
 )
-from synthgen.datasets import DatasetError, open_dataset
+from synthgen.datasets import DatasetError, FolderReader, LmdbReader, open_dataset
 from synthgen.errors import ConfigError
 from synthgen.files import write_json_atomically
 from synthgen.fonts.sampler import build_font_sampler
@@ -287,18 +287,22 @@ def check_dataset(path: str, codec: Codec, what: str) -> str:
         codec.check(labels)
     except LabelOutsideCharsetError as error:
         raise DatasetError(f"{what}: {error}") from error
-    return dataset_fingerprint(location, labels)
+    return dataset_fingerprint(reader, labels)
 
 
-def dataset_fingerprint(location: Path, labels: list[str]) -> str:
-    """A hash of a dataset's labels and its image bytes (LMDB) or image file sizes (folder)."""
+def dataset_fingerprint(reader: LmdbReader | FolderReader, labels: list[str]) -> str:
+    """A hash of what training reads: the labels, and each sample's image bytes (LMDB) or image file size (folder).
+
+    An LMDB's file is not hashed whole: its page layout depends on how it was written (one transaction or
+    many, resumed or not), and a writer may keep keys of its own in it; the samples are what define the arm.
+    """
     digest = hashlib.sha256("\n".join(labels).encode("utf-8"))
-    if (location / "data.mdb").exists():
-        with open(location / "data.mdb", "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 22), b""):
-                digest.update(block)
+    if isinstance(reader, LmdbReader):
+        with reader.open().begin() as transaction:
+            for key in range(1, len(reader) + 1):
+                digest.update(hashlib.sha256(transaction.get(b"image-%09d" % key)).digest())
+        reader.close()
     else:
-        reader = open_dataset(location)
         for image, _ in reader.entries:
             digest.update(f"{image.name}:{image.stat().st_size}\n".encode())
     return digest.hexdigest()[:16]

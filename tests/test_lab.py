@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 
 import cv2
+import lmdb
 import pytest
 import yaml
 
 from recognizer.cli import main as recognizer_main
 from recognizer.data import READING
-from recognizer.lab import load_lab, plan_lab, run_lab
+from recognizer.lab import dataset_fingerprint, load_lab, plan_lab, run_lab
 from synthgen.config import load_config
+from synthgen.datasets import open_dataset
 from synthgen.errors import ConfigError
 from synthgen.generator import WordGenerator
 
@@ -178,3 +180,32 @@ def test_a_bad_lab_fails_before_any_training_and_names_the_bad_key(lab_files, ov
 def test_an_arm_is_a_stream_or_a_dataset_never_both(lab_files):
     with pytest.raises(ConfigError, match="exactly one"):
         load_lab(lab_files, ["arms=[{name: a, synthetic: x.yaml, dataset: y}]"])
+
+
+def lmdb_dataset(folder, samples, transactions, extra=None):
+    """An LMDB dataset of (image bytes, label) samples, written in the given number of transactions."""
+    with lmdb.open(str(folder), map_size=1 << 24) as environment:
+        size = -(-len(samples) // transactions)
+        for start in range(0, len(samples), size):
+            with environment.begin(write=True) as transaction:
+                for key, (image, label) in enumerate(samples[start:start + size], start=start + 1):
+                    transaction.put(b"image-%09d" % key, image)
+                    transaction.put(b"label-%09d" % key, label.encode())
+                transaction.put(b"num-samples", str(start + len(samples[start:start + size])).encode())
+                if extra:
+                    transaction.put(b"writer-progress", extra.encode())
+    return folder
+
+
+def fingerprint(folder):
+    reader = open_dataset(folder)
+    return dataset_fingerprint(reader, reader.labels())
+
+
+def test_a_dataset_arm_is_known_by_its_samples_not_by_how_its_file_was_written(tmp_path):
+    samples = [(bytes([n]) * (50 + n), f"w{n}") for n in range(40)]
+    at_once = fingerprint(lmdb_dataset(tmp_path / "once", samples, 1))
+    resumed = fingerprint(lmdb_dataset(tmp_path / "resumed", samples, 7, extra="seconds 12.5"))
+    changed = fingerprint(lmdb_dataset(tmp_path / "changed", samples[:-1] + [(b"\x00" * 89, "w39")], 1))
+    assert at_once == resumed
+    assert changed != at_once
