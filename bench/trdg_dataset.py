@@ -25,6 +25,7 @@ import random
 import sys
 import time
 from multiprocessing import Pool
+from pathlib import Path
 from typing import Callable
 
 import cv2
@@ -156,7 +157,7 @@ def main() -> None:
     arguments = parser.parse_args()
     if os.path.exists(os.path.join(arguments.out, "trdg.json")):
         raise SystemExit(f"{arguments.out} is already rendered (trdg.json)")
-    raw = open(arguments.strings, "rb").read()
+    raw = Path(arguments.strings).read_bytes()
     strings = [json.loads(line) for line in raw.decode("utf-8").splitlines()]
     tasks = [(number, strings[start:start + CHUNK], arguments.setting, arguments.seed)
              for number, start in enumerate(range(0, len(strings), CHUNK))]
