@@ -73,19 +73,19 @@ class Crop:
         return top, bottom, int(columns[0]), int(columns[-1])
 
     @cached_property
-    def model_grey(self) -> np.ndarray:
-        """Grey at model height, aspect kept: what a recognizer sees."""
-        height, width = self.grey.shape
-        new_width = max(1, round(width * MODEL_HEIGHT / height))
+    def model(self) -> Crop:
+        """The crop at model height, aspect and colour kept: what a recognizer sees (itself when already there)."""
+        height, width = self.image.shape[:2]
+        if height == MODEL_HEIGHT:
+            return self
         interpolation = cv2.INTER_AREA if height > MODEL_HEIGHT else cv2.INTER_LINEAR
-        return cv2.resize(self.grey, (new_width, MODEL_HEIGHT), interpolation=interpolation)
+        size = (max(1, round(width * MODEL_HEIGHT / height)), MODEL_HEIGHT)
+        return Crop(cv2.resize(self.image, size, interpolation=interpolation), self.label)
 
     @cached_property
-    def model_paper(self) -> np.ndarray:
-        """Paper pixels at model height at least two pixels from any ink."""
-        grey = self.model_grey
-        ink = grey > self.threshold if self.light_on_dark else grey <= self.threshold
-        return cv2.erode((~ink).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    def paper(self) -> np.ndarray:
+        """Paper pixels at least two pixels from any ink."""
+        return cv2.erode((~self.ink).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
 
 
 def crop_height(crop: Crop) -> float:
@@ -144,27 +144,31 @@ def skew(crop: Crop) -> float | None:
 
 
 def paper_brightness(crop: Crop) -> float | None:
-    """Median grey level of the paper."""
-    return crop.levels[0] if crop.levels else None
+    """Median grey level of the paper at model height."""
+    levels = crop.model.levels
+    return levels[0] if levels else None
 
 
 def ink_brightness(crop: Crop) -> float | None:
-    """Median grey level of the ink."""
-    return crop.levels[1] if crop.levels else None
+    """Median grey level of the ink at model height (thin strokes of a tall crop grey as it is scaled down)."""
+    levels = crop.model.levels
+    return levels[1] if levels else None
 
 
 def contrast(crop: Crop) -> float | None:
-    """Grey levels between paper and ink."""
-    return abs(crop.levels[0] - crop.levels[1]) if crop.levels else None
+    """Grey levels between paper and ink at model height."""
+    levels = crop.model.levels
+    return abs(levels[0] - levels[1]) if levels else None
 
 
 def light_on_dark(crop: Crop) -> float | None:
     """1 for light text on a dark ground, 0 for dark on light."""
-    return float(crop.light_on_dark) if crop.levels else None
+    return float(crop.model.light_on_dark) if crop.model.levels else None
 
 
 def chroma_of(crop: Crop, ink: bool) -> float | None:
-    """Median colourfulness (max minus min of R, G, B) of the ink or the paper; 0 for grey crops."""
+    """Median colourfulness (max minus min of R, G, B) of the ink or the paper at model height; 0 for grey crops."""
+    crop = crop.model
     if crop.levels is None:
         return None
     if crop.image.ndim == 2:
@@ -185,19 +189,21 @@ def ink_chroma(crop: Crop) -> float | None:
 
 def blur(crop: Crop) -> float | None:
     """Edge spread in pixels at model height: the Gaussian sigma a sharp edge of this contrast would need."""
-    if crop.levels is None:
+    model = crop.model
+    if model.levels is None:
         return None
-    rows, columns = np.gradient(crop.model_grey.astype(np.float32))
+    rows, columns = np.gradient(model.grey.astype(np.float32))
     steepest = float(np.percentile(np.hypot(rows, columns), 99))
-    return contrast(crop) / (math.sqrt(2 * math.pi) * max(steepest, 1e-3))
+    return contrast(model) / (math.sqrt(2 * math.pi) * max(steepest, 1e-3))
 
 
 def noise(crop: Crop) -> float | None:
     """Noise sigma in grey levels on the paper at model height (Immerkaer's estimator)."""
-    paper = crop.model_paper
-    if crop.levels is None or paper.sum() < 32:
+    model = crop.model
+    if model.levels is None or model.paper.sum() < 32:
         return None
-    response = cv2.filter2D(crop.model_grey.astype(np.float32), -1, IMMERKAER, borderType=cv2.BORDER_REFLECT)
+    paper = model.paper
+    response = cv2.filter2D(model.grey.astype(np.float32), -1, IMMERKAER, borderType=cv2.BORDER_REFLECT)
     return float(math.sqrt(math.pi / 2) / 6 * np.abs(response[paper]).mean())
 
 
@@ -222,7 +228,8 @@ def jpeg_blockiness(crop: Crop) -> float | None:
 
 
 def stroke_width(crop: Crop) -> float | None:
-    """Mean stroke width (twice the ink area over its outline length) as a share of the text band's height."""
+    """Mean stroke width (twice the ink area over its outline length) over the text band's height, at model height."""
+    crop = crop.model
     if crop.band is None:
         return None
     top, bottom, left, right = crop.band
@@ -232,6 +239,40 @@ def stroke_width(crop: Crop) -> float | None:
     if outline <= 0:
         return None
     return 2 * float(ink.sum()) / outline / (bottom - top + 1)
+
+
+def blank_runs(crop: Crop) -> list[int]:
+    """Widths of the runs of inkless columns between the first and last ink column of the text band."""
+    if crop.band is None:
+        return []
+    top, bottom, left, right = crop.band
+    inked = crop.ink[top : bottom + 1, left : right + 1].any(axis=0)
+    edges = np.flatnonzero(np.diff(inked.astype(np.int8)))  # a run starts after a -1 step and ends at a +1 step
+    return [int(end - start) for start, end in zip(edges[::2], edges[1::2])]
+
+
+def gaps(crop: Crop) -> tuple[list[float], list[float]] | None:
+    """(word gaps, letter gaps) over the band's height: the widest blank runs, one per space in the label, and the rest."""
+    if not crop.label or crop.band is None:
+        return None
+    top, bottom, _, _ = crop.band
+    spaces = len(crop.label.split()) - 1
+    runs = sorted((run / (bottom - top + 1) for run in blank_runs(crop)), reverse=True)
+    if len(runs) < spaces:
+        return None  # words touch where the label has spaces: no gap to measure
+    return runs[:spaces], runs[spaces:]
+
+
+def word_gap(crop: Crop) -> float | None:
+    """Mean width of the spaces between words, as a share of the text band's height (labelled crops with spaces)."""
+    measured = gaps(crop)
+    return float(np.mean(measured[0])) if measured and measured[0] else None
+
+
+def letter_gap(crop: Crop) -> float | None:
+    """Median width of the blank runs between letters, as a share of the text band's height (labelled crops)."""
+    measured = gaps(crop)
+    return float(np.median(measured[1])) if measured and measured[1] else None
 
 
 def label_length(crop: Crop) -> float | None:
@@ -268,7 +309,8 @@ def upper_share(crop: Crop) -> float | None:
     return sum(c.isupper() for c in letters) / len(letters) if letters else None
 
 
-# name: (statistic, group). Geometry is measured at source resolution, appearance mostly at model height.
+# name: (statistic, group). Geometry is measured at source resolution; appearance at model height, as the recognizer
+# sees it and as samples are made (JPEG blockiness at source, where the 8-pixel grid is).
 STATISTICS: dict[str, tuple[Callable[[Crop], float | None], str]] = {
     "crop_height": (crop_height, "geometry"),
     "aspect_ratio": (aspect_ratio, "geometry"),
@@ -287,6 +329,8 @@ STATISTICS: dict[str, tuple[Callable[[Crop], float | None], str]] = {
     "noise": (noise, "appearance"),
     "jpeg_blockiness": (jpeg_blockiness, "appearance"),
     "stroke_width": (stroke_width, "appearance"),
+    "word_gap": (word_gap, "geometry"),
+    "letter_gap": (letter_gap, "geometry"),
     "label_length": (label_length, "text"),
     "word_count": (word_count, "text"),
     "digit_share": (digit_share, "text"),

@@ -144,3 +144,22 @@ def test_the_profile_command_on_unlabelled_crops_against_a_config(tmp_path, smal
     rows = {row["statistic"]: row for row in result["statistics"]}
     assert rows["crop_height"]["real"]["median"] == 40 and rows["crop_height"]["synthetic"]["median"] == 32
     assert rows["label_length"]["real"] is None and rows["label_length"]["synthetic"]["count"] == 12
+
+
+def test_gaps_between_words_and_between_letters_relative_to_the_text_height():
+    image = strokes(width=260, left=20, right=235, stroke=4, gap=6)  # 20 rows of text, letters 6 columns apart
+    image[10:30, 74:122] = 255  # one word space: blank from the stroke at 70-73 to a stroke at 122-125
+    image[10:30, 122:126] = 0
+    word, letter = statistic("word_gap", image, "AB CD"), statistic("letter_gap", image, "AB CD")
+    assert word == pytest.approx(48 / 20) and letter == pytest.approx(6 / 20)
+    assert statistic("word_gap", image, "ABCD") is None  # one word: no word gap to measure
+    assert statistic("letter_gap", image, "ABCD") == pytest.approx(6 / 20)
+    assert statistic("word_gap", image) is None  # no label: the spaces are unknown
+
+
+@pytest.mark.parametrize("name", ["ink_brightness", "contrast", "blur", "noise", "stroke_width"])
+def test_appearance_is_measured_as_the_recognizer_sees_it_whatever_the_source_height(name):
+    source = rendered("Invoice 2024 TOTAL", ink=20)
+    tall = cv2.resize(source, (source.shape[1] * 2, 96), interpolation=cv2.INTER_NEAREST)  # a 96-pixel scan of it
+    at_model_height = cv2.resize(tall, (round(tall.shape[1] * 32 / 96), 32), interpolation=cv2.INTER_AREA)
+    assert statistic(name, tall) == pytest.approx(statistic(name, at_model_height))
