@@ -252,7 +252,7 @@ def blank_runs(crop: Crop) -> list[int]:
 
 
 def gaps(crop: Crop) -> tuple[list[float], list[float]] | None:
-    """(word gaps, letter gaps) over the band's height: the widest blank runs, one per space in the label, and the rest."""
+    """(word gaps, letter gaps) over the band's height: the widest blank runs, one per space in the label; the rest."""
     if not crop.label or crop.band is None:
         return None
     top, bottom, _, _ = crop.band
