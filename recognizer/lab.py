@@ -298,9 +298,8 @@ def dataset_fingerprint(reader: LmdbReader | FolderReader, labels: list[str]) ->
     """
     digest = hashlib.sha256("\n".join(labels).encode("utf-8"))
     if isinstance(reader, LmdbReader):
-        with reader.open().begin() as transaction:
-            for key in range(1, len(reader) + 1):
-                digest.update(hashlib.sha256(transaction.get(b"image-%09d" % key)).digest())
+        for image in reader.images():
+            digest.update(hashlib.sha256(image).digest())
         reader.close()
     else:
         for image, _ in reader.entries:

@@ -237,6 +237,12 @@ class LmdbReader:
         with self.open().begin() as transaction:
             return [bytes(transaction.get(b"label-%09d" % key)).decode("utf-8") for key in range(1, self.count + 1)]
 
+    def images(self) -> Iterator[bytes]:
+        """Every sample's encoded image, in order, read in one transaction."""
+        with self.open().begin() as transaction:
+            for key in range(1, self.count + 1):
+                yield bytes(transaction.get(b"image-%09d" % key))
+
 
 class FolderReader:
     """Reads a folder dataset through its labels.tsv (a final line without newline is a write in progress).

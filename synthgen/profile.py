@@ -200,9 +200,9 @@ def blur(crop: Crop) -> float | None:
 def noise(crop: Crop) -> float | None:
     """Noise sigma in grey levels on the paper at model height (Immerkaer's estimator)."""
     model = crop.model
-    if model.levels is None or model.paper.sum() < 32:
-        return None
     paper = model.paper
+    if model.levels is None or paper.sum() < 32:
+        return None
     response = cv2.filter2D(model.grey.astype(np.float32), -1, IMMERKAER, borderType=cv2.BORDER_REFLECT)
     return float(math.sqrt(math.pi / 2) / 6 * np.abs(response[paper]).mean())
 
