@@ -80,13 +80,26 @@ def real_accuracy(run: Path, real: Path) -> dict | None:
     return {"accuracy": summary["accuracy_case_insensitive"], "cer": summary["cer_case_insensitive"], "crops": summary["words"]}
 
 
+def row_line(row: dict, real: Path) -> str:
+    """One preset's figures as a table row."""
+    score = (f"{row['real']['accuracy']:.3f} ({row['real']['cer']:.3f}) on {row['real']['crops']} crops"
+             if row["real"] else f"not scored: no labelled crops at {real}")
+    return (f"{row['preset']:7} {row['samples_per_second']:10.0f} {row['data_wait_share']:10.1%} "
+            f"{row['gpu_memory_gib']:8.2f} {row['loss']:7.3f}  {score}")
+
+
+HEADER = f"{'preset':7} {'samples/s':>10} {'data wait':>10} {'GPU GiB':>8} {'loss':>7}  accuracy (CER)"
+
+
 def main() -> None:
-    """Train each preset, then print one row per preset."""
+    """Train each preset, printing and saving its figures as soon as it is done (a cut-short run keeps them), then the table."""
     options = arguments()
     workers = options.workers if options.workers is not None else max(1, (os.cpu_count() or 2) - 2)
     real = Path(options.real)
+    summary = (ROOT / options.runs) / "gpu-summary.json"  # an absolute --runs stays absolute
+    summary.parent.mkdir(parents=True, exist_ok=True)
     print(f"{len(options.presets)} preset(s), {options.steps} steps of {options.batch}, device {options.device}, "
-          f"precision {options.precision}, {workers} data workers, stream {options.config}", flush=True)
+          f"precision {options.precision}, {workers} data workers, stream {options.config}, real set {real}", flush=True)
     rows = []
     for preset in options.presets:
         started = time.monotonic()
@@ -95,16 +108,11 @@ def main() -> None:
         figures.update(preset=preset, run=str(run), minutes=(time.monotonic() - started) / 60,
                        real=real_accuracy(run, real))
         rows.append(figures)
-        print(f"  {preset}: done in {figures['minutes']:.1f} min, run {run}", flush=True)
-    print(f"\n{'preset':7} {'samples/s':>10} {'data wait':>10} {'GPU GiB':>8} {'loss':>7}  {real.name} accuracy (CER)")
+        summary.write_text(json.dumps(rows, indent=2) + "\n")
+        print(f"  {preset}: done in {figures['minutes']:.1f} min, run {run}\n  {row_line(figures, real)}", flush=True)
+    print(f"\n{HEADER}")
     for row in rows:
-        score = (f"{row['real']['accuracy']:.3f} ({row['real']['cer']:.3f}) on {row['real']['crops']} crops"
-                 if row["real"] else f"not scored: no labelled crops at {real}")
-        print(f"{row['preset']:7} {row['samples_per_second']:10.0f} {row['data_wait_share']:10.1%} "
-              f"{row['gpu_memory_gib']:8.2f} {row['loss']:7.3f}  {score}")
-    summary = (ROOT / options.runs) / "gpu-summary.json"  # an absolute --runs stays absolute
-    summary.parent.mkdir(parents=True, exist_ok=True)
-    summary.write_text(json.dumps(rows, indent=2) + "\n")
+        print(row_line(row, real))
     print(f"\nfigures: {summary}")
 
 

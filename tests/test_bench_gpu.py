@@ -23,4 +23,4 @@ def test_gpu_bench_runs_end_to_end_on_cpu(tmp_path):
     assert [row["preset"] for row in rows] == ["tiny"]
     assert rows[0]["samples_per_second"] > 0 and 0 <= rows[0]["data_wait_share"] <= 1
     assert rows[0]["real"]["crops"] == 6
-    assert "on 6 crops" in output.splitlines()[-3]
+    assert "on 6 crops" in output.splitlines()[-3]  # the table's row, after the header
