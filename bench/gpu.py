@@ -6,6 +6,7 @@ device cuda, precision bf16), then prints samples/s, the share of step time spen
 memory, and the accuracy on ../shared/data/sroie-dev/words of the checkpoint chosen on synthetic validation
 (that set is skipped with a message where it is absent). `--device cpu --precision fp32 --steps 2` runs it end to
 end on a CPU, which is how the tests keep it ready for the sessions that have a GPU.
+A GPU machine without font packages or network gets what this needs from bench/gpu_bundle.py.
 """
 
 from __future__ import annotations
