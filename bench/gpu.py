@@ -23,6 +23,7 @@ from training_runs import chosen_checkpoint, run_folder  # bench/, the script's 
 
 ROOT = Path(__file__).resolve().parent.parent
 SROIE_WORDS = ROOT.parent / "shared" / "data" / "sroie-dev" / "words"
+HEADER = f"{'preset':7} {'samples/s':>10} {'data wait':>10} {'GPU GiB':>8} {'loss':>7}  accuracy (CER)"
 
 
 def arguments() -> argparse.Namespace:
@@ -87,9 +88,6 @@ def row_line(row: dict, real: Path) -> str:
              if row["real"] else f"not scored: no labelled crops at {real}")
     return (f"{row['preset']:7} {row['samples_per_second']:10.0f} {row['data_wait_share']:10.1%} "
             f"{row['gpu_memory_gib']:8.2f} {row['loss']:7.3f}  {score}")
-
-
-HEADER = f"{'preset':7} {'samples/s':>10} {'data wait':>10} {'GPU GiB':>8} {'loss':>7}  accuracy (CER)"
 
 
 def main() -> None:
