@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from synthgen.cli import charset_from  # noqa: E402
-from synthgen.config import load_config  # noqa: E402
+from synthgen.config import Config, load_config  # noqa: E402
 from synthgen.fonts.sampler import build_font_sampler  # noqa: E402
 from synthgen.paths import resolve_path  # noqa: E402
 
@@ -46,9 +46,8 @@ def arguments() -> argparse.Namespace:
     return options
 
 
-def likely_fonts(config_path: str, overrides: list[str], budget: int) -> tuple[list[Path], float, int]:
+def likely_fonts(config: Config, budget: int) -> tuple[list[Path], float, int]:
     """The most probable font files that fit in budget bytes, the share of face probability they carry, and faces in all."""
-    config = load_config(config_path, overrides)
     sampler = build_font_sampler(config.fonts, charset_from(config), progress=False)
     probabilities = sampler.probabilities("")
     chosen: dict[Path, None] = {}
@@ -66,11 +65,12 @@ def pack(options: argparse.Namespace) -> None:
     """Write the bundle: fonts.tar.xz, audit-cache.tar.xz, real-NAME.tar and bundle.json."""
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
-    fonts, share, faces = likely_fonts(options.config, options.synthgen_set, int(options.font_mib * 2**20))
+    config = load_config(options.config, options.synthgen_set)
+    fonts, share, faces = likely_fonts(config, int(options.font_mib * 2**20))
     with tarfile.open(out / "fonts.tar.xz", "w:xz") as archive:
         for number, path in enumerate(fonts):  # numbered: two packages may ship files of one name
             archive.add(path, arcname=f"{number:04d}-{path.name}")
-    cache = resolve_path(load_config(options.config, options.synthgen_set).fonts.audit_cache)
+    cache = resolve_path(config.fonts.audit_cache)
     with tarfile.open(out / "audit-cache.tar.xz", "w:xz") as archive:
         for entry in sorted(cache.glob("*.json")) if cache.is_dir() else []:
             archive.add(entry, arcname=entry.name)
