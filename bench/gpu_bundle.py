@@ -54,9 +54,12 @@ def likely_fonts(config: Config, budget: int) -> tuple[list[Path], float, int]:
     size = 0
     for row in np.argsort(-probabilities, kind="stable"):
         path = Path(sampler.faces[row].report.path)
-        if path not in chosen and size + path.stat().st_size <= budget:
+        if path in chosen:
+            continue
+        file_size = path.stat().st_size
+        if size + file_size <= budget:
             chosen[path] = None
-            size += path.stat().st_size
+            size += file_size
     share = sum(p for face, p in zip(sampler.faces, probabilities) if Path(face.report.path) in chosen)
     return list(chosen), float(share), len(sampler.faces)
 
