@@ -115,13 +115,24 @@ class FontCache:
         ascent, descent = self.ascent_descent(report)
         pad = stroke + 2
         glyphs = [self.glyph(report, character, stroke) for character in text]
-        kerns = [self.kerning(report, text[i : i + 2], glyphs[i][3] + glyphs[i + 1][3]) for i in range(len(text) - 1)]
-        kerns.append(0.0)
+        if self.kerns_at_all(report):
+            kerns = [self.kerning(report, text[i : i + 2], glyphs[i][3] + glyphs[i + 1][3]) for i in range(len(text) - 1)]
+            kerns.append(0.0)
+        else:
+            kerns = [0.0] * len(text)
         width = int(np.ceil(sum(g[3] + spacing + k for g, k in zip(glyphs, kerns)))) + 2 * pad + ascent
         canvas = np.zeros((ascent + descent + 2 * pad, max(width, 1)), np.uint8)
-        x = float(pad)
+        height, width = canvas.shape
+        baseline, x = ascent + pad, float(pad)
         for (bitmap, left, top, advance), kern in zip(glyphs, kerns):
-            paste_max(canvas, bitmap, ascent + pad + top, int(round(x)) + left)
+            row, column = baseline + top, int(round(x)) + left
+            rows, columns = bitmap.shape
+            if row >= 0 and column >= 0 and row + rows <= height and column + columns <= width:
+                if rows and columns:  # a glyph inside the canvas, as nearly all are: no clipping to work out
+                    region = canvas[row : row + rows, column : column + columns]
+                    np.maximum(region, bitmap, out=region)
+            else:
+                paste_max(canvas, bitmap, row, column)
             x += advance + spacing + kern
         return canvas
 
