@@ -1,6 +1,9 @@
-"""Fine-tuning a synthetic-only `tiny` on real receipt crops, then calibrating its confidence on real crops.
+"""Fine-tuning a synthetic-only recognizer on real receipt crops, then calibrating its confidence on real crops.
 
 Run: .venv/bin/python bench/finetune.py [--baseline CHECKPOINT] [--weights 0.3 0.5 0.7] [--augment 0 0.5] [--steps 1500]
+                                        [--device auto|cpu|cuda] [--workers 1] [--threads 2]
+The model keeps the baseline's preset (tiny by default; a `small` or `base` checkpoint from bench/gpu.py is
+fine-tuned as it is, which on a GPU machine takes --device cuda --workers 12).
 1. Splits ../shared/data/sroie-dev/words by receipt (80% of receipts to train, the rest held out, seed 0), then the
    train receipts again (85% to fine-tune on, 15% to choose the checkpoint and fit the calibration on).
 2. Baseline: a synthetic-only checkpoint (--baseline; default: the receipt arm of the standing lab, its lowest seed
@@ -92,11 +95,20 @@ def tesseract(data: Path) -> dict | None:
     return {"accuracy_case_insensitive": summary["accuracy_case_insensitive"], "cer_case_insensitive": summary["cer_case_insensitive"]}
 
 
-def fine_tune(baseline: Path, data: dict[str, Path], weight: float, augment: float, steps: int) -> tuple[Path, float]:
+def baseline_preset(checkpoint: Path) -> str:
+    """The model preset the baseline was trained with: fine-tuning keeps the model's shape."""
+    from recognizer.checkpoints import read_checkpoint
+
+    return read_checkpoint(checkpoint)["train_config"]["model"]["preset"]
+
+
+def fine_tune(baseline: Path, data: dict[str, Path], weight: float, augment: float, steps: int,
+              machine: list[str]) -> tuple[Path, float]:
     """One fine-tuning run at a real-data weight and augmentation rate; its chosen checkpoint and best score on the
-    calibration slice."""
+    calibration slice. `machine`: overrides of where it runs (device, threads, workers)."""
     augmented = f", augment: {{config: configs/receipt.yaml, rate: {augment}}}" if augment > 0 else ""
-    overrides = [f"name=finetune-w{weight}-a{augment}", f"runs_dir={WORK / 'runs'}", f"steps={steps}", "threads=2",
+    overrides = [f"name=finetune-w{weight}-a{augment}", f"runs_dir={WORK / 'runs'}", f"steps={steps}", *machine,
+                 f"model.preset={baseline_preset(baseline)}",
                  f"data.datasets=[{{path: {data['fine_tune']}, weight: {weight}{augmented}}}]",
                  f"data.synthetic.weight={1 - weight}",
                  f"validation.datasets=[{data['calibration']}]", "validation.best_metric=accuracy_case_insensitive"]
@@ -116,19 +128,24 @@ def main() -> None:
     parser.add_argument("--augment", type=float, nargs="+", default=[0.0],  # 0.5 measured no better here (stop 19)
                         help="shares of real crops given the receipt preset's image effects as they are read, to try")
     parser.add_argument("--steps", type=int, default=1500, help="fine-tuning steps of 64 per trial")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--workers", type=int, default=1, help="data workers of each training run")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads of each training run")
     arguments = parser.parse_args()
+    machine = [f"device={arguments.device}", f"threads={arguments.threads}", f"data.workers={arguments.workers}"]
     started = time.monotonic()
     data = splits()
     baseline = Path(arguments.baseline) if arguments.baseline else lab_baseline()
     if baseline is None:
         print("no baseline given and the lab has none: training one (240,000 samples, about 25 minutes)")
-        output = run("recognizer", "train", "configs/train-receipt.yaml", "--set", "steps=3750", "--set", "threads=2",
+        output = run("recognizer", "train", "configs/train-receipt.yaml", "--set", "steps=3750",
+                     *[item for override in machine for item in ("--set", override)],
                      "--set", f"runs_dir={WORK / 'runs'}", "--set", "name=baseline")
         baseline = chosen_checkpoint(run_folder(output))
     print(f"baseline (synthetic only): {baseline}")
     tuned = {}
     for weight, augment in itertools.product(arguments.weights, arguments.augment):
-        checkpoint, score = fine_tune(baseline, data, weight, augment, arguments.steps)
+        checkpoint, score = fine_tune(baseline, data, weight, augment, arguments.steps, machine)
         tuned[weight, augment] = (checkpoint, score)
         print(f"real-data weight {weight}, augmented {augment}: accuracy {score:.3f} on the calibration slice ({checkpoint})",
               flush=True)
@@ -142,7 +159,7 @@ def main() -> None:
     final = evaluate(calibrated, held_out, "calibrated")
     reference = tesseract(held_out)
     print(f"\nheld-out receipts: {before['words']} crops of {held_out}; case-insensitive word accuracy / CER")
-    print(f"  synthetic only (tiny)            {before['accuracy_case_insensitive']:.3f} / {before['cer_case_insensitive']:.3f}")
+    print(f"  synthetic only ({baseline_preset(baseline)})            {before['accuracy_case_insensitive']:.3f} / {before['cer_case_insensitive']:.3f}")
     print(f"  fine-tuned (real weight {weight}, augmented {augment})  {after['accuracy_case_insensitive']:.3f} / "
           f"{after['cer_case_insensitive']:.3f}")
     if reference:
