@@ -63,9 +63,9 @@ def fabric(rng: np.random.Generator, size: int) -> np.ndarray:
     return tint(np.clip(weave + 0.1 * smooth_noise(rng, size, 2), 0, 1), low=(80, 90, 100), high=(200, 210, 220))
 
 
-def flat(rng: np.random.Generator, size: int) -> np.ndarray:
-    """One light colour with a trace of noise (most documents)."""
-    level = 1.0 - 0.1 * rng.random() ** 2  # most plain paper scans near white
+def flat(rng: np.random.Generator, size: int, shade: float = 0.1) -> np.ndarray:
+    """One light colour with a trace of noise (most documents), at most `shade` below white."""
+    level = 1.0 - shade * rng.random() ** 2  # most plain paper scans near white
     return tint(np.full((size, size), level, np.float32) + 0.01 * smooth_noise(rng, size, 4), (0, 0, 0), (255, 255, 255))
 
 
@@ -106,7 +106,7 @@ class BackgroundPool:
                 raise ConfigError(f"backgrounds.texture_weights: unknown texture {kind!r}; known: {', '.join(TEXTURES)}")
             for _ in range(config.variants if weight > 0 else 0):
                 self.kinds.append(kind)
-                self.images.append(TEXTURES[kind](rng, TEXTURE_SIZE))
+                self.images.append(flat(rng, TEXTURE_SIZE, config.flat_shade) if kind == "flat" else TEXTURES[kind](rng, TEXTURE_SIZE))
                 weights.append(weight / config.variants)
         for path in user_images(resolve_path(config.folder)):
             self.kinds.append(f"image:{path.name}")

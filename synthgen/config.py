@@ -239,6 +239,7 @@ class BackgroundConfig:
                                  "granite": 0.1, "fabric": 0.1}  # documents are mostly plain white paper
     )
     variants: int = bounded(4, 1, 64)  # textures made per kind at start-up
+    flat_shade: float = bounded(0.1, 0.0, 1.0)  # plain paper is 1 - flat_shade * r^2 of white (r uniform): scans sit near 0.98-1
     user_image_weight: float = bounded(1.0, 0.0, None)
 
 

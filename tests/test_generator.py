@@ -150,3 +150,16 @@ def test_every_ink_keeps_its_distance_from_the_paper(ink):
             assert colour[0] > colour[2]  # BGR: more blue than red
         if ink == "red":
             assert colour[2] > colour[0]
+
+
+@pytest.mark.parametrize("shade", [0.0, 0.04, 0.3])
+def test_plain_paper_stays_within_its_shade_of_white(shade):
+    from synthgen.backgrounds import BackgroundPool
+    from synthgen.config import BackgroundConfig
+
+    pool = BackgroundPool(BackgroundConfig(texture_weights={"flat": 1.0}, variants=32, flat_shade=shade, folder="absent"))
+    levels = [float(grey.mean()) for grey in pool.greys]
+    assert len(levels) == 32 and all(255 * (1 - shade) - 3 <= level <= 255 for level in levels)
+    assert max(levels) - min(levels) <= 255 * shade + 3  # the trace of noise is about a grey level either way
+    if shade >= 0.3:
+        assert min(levels) < 255 * (1 - shade / 4)  # the shade is used, not only the white end
