@@ -103,12 +103,11 @@ def baseline_preset(checkpoint: Path) -> str:
 
 
 def fine_tune(baseline: Path, data: dict[str, Path], weight: float, augment: float, steps: int,
-              machine: list[str]) -> tuple[Path, float]:
+              settings: list[str]) -> tuple[Path, float]:
     """One fine-tuning run at a real-data weight and augmentation rate; its chosen checkpoint and best score on the
-    calibration slice. `machine`: overrides of where it runs (device, threads, workers)."""
+    calibration slice. `settings`: overrides every run shares (where it runs, the baseline's model preset)."""
     augmented = f", augment: {{config: configs/receipt.yaml, rate: {augment}}}" if augment > 0 else ""
-    overrides = [f"name=finetune-w{weight}-a{augment}", f"runs_dir={WORK / 'runs'}", f"steps={steps}", *machine,
-                 f"model.preset={baseline_preset(baseline)}",
+    overrides = [f"name=finetune-w{weight}-a{augment}", f"runs_dir={WORK / 'runs'}", f"steps={steps}", *settings,
                  f"data.datasets=[{{path: {data['fine_tune']}, weight: {weight}{augmented}}}]",
                  f"data.synthetic.weight={1 - weight}",
                  f"validation.datasets=[{data['calibration']}]", "validation.best_metric=accuracy_case_insensitive"]
@@ -142,10 +141,12 @@ def main() -> None:
                      *[item for override in machine for item in ("--set", override)],
                      "--set", f"runs_dir={WORK / 'runs'}", "--set", "name=baseline")
         baseline = chosen_checkpoint(run_folder(output))
-    print(f"baseline (synthetic only): {baseline}")
+    preset = baseline_preset(baseline)
+    print(f"baseline (synthetic only, {preset}): {baseline}")
     tuned = {}
     for weight, augment in itertools.product(arguments.weights, arguments.augment):
-        checkpoint, score = fine_tune(baseline, data, weight, augment, arguments.steps, machine)
+        checkpoint, score = fine_tune(baseline, data, weight, augment, arguments.steps,
+                                      [*machine, f"model.preset={preset}"])
         tuned[weight, augment] = (checkpoint, score)
         print(f"real-data weight {weight}, augmented {augment}: accuracy {score:.3f} on the calibration slice ({checkpoint})",
               flush=True)
@@ -159,7 +160,7 @@ def main() -> None:
     final = evaluate(calibrated, held_out, "calibrated")
     reference = tesseract(held_out)
     print(f"\nheld-out receipts: {before['words']} crops of {held_out}; case-insensitive word accuracy / CER")
-    print(f"  synthetic only ({baseline_preset(baseline)})            {before['accuracy_case_insensitive']:.3f} / {before['cer_case_insensitive']:.3f}")
+    print(f"  synthetic only ({preset})            {before['accuracy_case_insensitive']:.3f} / {before['cer_case_insensitive']:.3f}")
     print(f"  fine-tuned (real weight {weight}, augmented {augment})  {after['accuracy_case_insensitive']:.3f} / "
           f"{after['cer_case_insensitive']:.3f}")
     if reference:

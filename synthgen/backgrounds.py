@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -98,6 +99,7 @@ class BackgroundPool:
 
     def __init__(self, config: BackgroundConfig) -> None:
         rng = np.random.default_rng(POOL_SEED)
+        makers = {**TEXTURES, "flat": functools.partial(flat, shade=config.flat_shade)}
         self.kinds: list[str] = []
         self.images: list[np.ndarray] = []
         weights: list[float] = []
@@ -106,7 +108,7 @@ class BackgroundPool:
                 raise ConfigError(f"backgrounds.texture_weights: unknown texture {kind!r}; known: {', '.join(TEXTURES)}")
             for _ in range(config.variants if weight > 0 else 0):
                 self.kinds.append(kind)
-                self.images.append(flat(rng, TEXTURE_SIZE, config.flat_shade) if kind == "flat" else TEXTURES[kind](rng, TEXTURE_SIZE))
+                self.images.append(makers[kind](rng, TEXTURE_SIZE))
                 weights.append(weight / config.variants)
         for path in user_images(resolve_path(config.folder)):
             self.kinds.append(f"image:{path.name}")

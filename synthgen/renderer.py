@@ -122,25 +122,22 @@ class FontCache:
             kerns = [0.0] * len(text)
         width = int(np.ceil(sum(g[3] + spacing + k for g, k in zip(glyphs, kerns)))) + 2 * pad + ascent
         canvas = np.zeros((ascent + descent + 2 * pad, max(width, 1)), np.uint8)
-        height, width = canvas.shape
         baseline, x = ascent + pad, float(pad)
         for (bitmap, left, top, advance), kern in zip(glyphs, kerns):
-            row, column = baseline + top, int(round(x)) + left
-            rows, columns = bitmap.shape
-            if row >= 0 and column >= 0 and row + rows <= height and column + columns <= width:
-                if rows and columns:  # a glyph inside the canvas, as nearly all are: no clipping to work out
-                    region = canvas[row : row + rows, column : column + columns]
-                    np.maximum(region, bitmap, out=region)
-            else:
-                paste_max(canvas, bitmap, row, column)
+            paste_max(canvas, bitmap, baseline + top, int(round(x)) + left)
             x += advance + spacing + kern
         return canvas
 
 
 def paste_max(canvas: np.ndarray, patch: np.ndarray, row: int, column: int) -> None:
     """Combine patch into canvas at (row, column) by maximum, clipping what falls outside."""
+    rows, columns = patch.shape
+    if row >= 0 and column >= 0 and row + rows <= canvas.shape[0] and column + columns <= canvas.shape[1]:
+        region = canvas[row : row + rows, column : column + columns]  # inside, as nearly every glyph is: no clipping
+        np.maximum(region, patch, out=region)
+        return
     top, left = max(row, 0), max(column, 0)
-    bottom, right = min(row + patch.shape[0], canvas.shape[0]), min(column + patch.shape[1], canvas.shape[1])
+    bottom, right = min(row + rows, canvas.shape[0]), min(column + columns, canvas.shape[1])
     if bottom > top and right > left:
         region = canvas[top:bottom, left:right]
         np.maximum(region, patch[top - row : bottom - row, left - column : right - column], out=region)
