@@ -438,10 +438,10 @@ def score_run(run: ArmRun, real: dict[str, str], device: str = "cpu") -> dict[st
         missing = ", ".join(sorted(set(real) - set(kept["sets"])))
         raise ConfigError(f"{run.label}: its record {run.record} has no scores for {missing} and its checkpoints "
                           f"are not on this machine; retrain it (delete the record) or drop those sets")
-    result = scored_checkpoints(run, real, device)
+    result = {"key": run.key, **scored_checkpoints(run, real, device)}  # as its record will give it back
     if run.record is not None:
         run.record.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomically(run.record, {"key": run.key, **result})
+        write_json_atomically(run.record, result)
     return result
 
 
