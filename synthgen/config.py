@@ -42,7 +42,7 @@ class FontConfig:
     font_dirs: tuple[str, ...] = ("fonts",)
     system_fonts: bool = True
     matplotlib_fonts: bool = True
-    audit_cache: str = "fonts/.audit-cache"
+    audit_cache: str = "fonts/.audit-cache"  # audit reports, and glyph atlases under glyphs/
     tag_weights: dict[str, float] = field(default_factory=dict)
     bold_rate: float = bounded(0.15, 0.0, 1.0)
     italic_rate: float = bounded(0.1, 0.0, 1.0)

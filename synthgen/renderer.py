@@ -7,26 +7,29 @@ from collections import OrderedDict
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from synthgen.fonts.atlas import Atlas, AtlasCache, PlacedGlyph, draw_atlas, draw_glyph
 from synthgen.fonts.audit import FontReport
 from synthgen.fonts.shapes import load_font
 
-GLYPH_CACHE_LIMIT = 200000  # glyph bitmaps kept (about 1 kB each) before the least recently used are dropped
+GLYPH_CACHE_LIMIT = 200000  # glyph bitmaps kept (a few hundred bytes each) before the least recently used faces' are dropped
 KERNING_PROBES = ("AV", "To", "Ta", "We", "Yo", "LT", "P.", "r,", "y.", "AT")
 
 
 class FontCache:
-    """Faces drawn at one glyph size, with their glyph bitmaps, metrics and kerning kept; least recently used dropped first.
+    """Faces drawn at one glyph size, with their glyph atlases, metrics and kerning kept; least recently used dropped first.
 
     Every face is drawn at the same pixels per em and the caller scales the text layer to the size it wants:
-    one cache entry per face and character instead of one per size keeps the long tail of faces warm.
+    one atlas per face and stroke instead of one per size keeps the long tail of faces warm. With an
+    `atlas_cache` on disk, a face's glyphs are drawn once per machine rather than once per process.
     """
 
-    def __init__(self, capacity: int, glyph_size: int) -> None:
+    def __init__(self, capacity: int, glyph_size: int, atlas_cache: AtlasCache | None = None) -> None:
         self.capacity = capacity
         self.glyph_size = glyph_size
+        self.atlas_cache = atlas_cache
         self.fonts: OrderedDict[tuple[str, int], ImageFont.FreeTypeFont] = OrderedDict()
-        self.glyphs: OrderedDict[tuple, tuple[np.ndarray, int, int, float]] = OrderedDict()
-        self.kerns: OrderedDict[tuple, float] = OrderedDict()
+        self.atlases: OrderedDict[tuple[str, int, int], Atlas] = OrderedDict()  # by (path, face, stroke)
+        self.glyph_count = 0  # glyphs held in all atlases
         self.kerned: dict[tuple[str, int], bool] = {}  # whether the face kerns at all
         self.metrics: dict[tuple[str, int], tuple[int, int]] = {}  # (ascent, descent)
         self.cap_tops: dict[tuple[str, int], int] = {}  # top of a capital relative to the baseline (negative)
@@ -44,35 +47,31 @@ class FontCache:
             self.fonts.move_to_end(key)
         return font
 
-    def glyph(self, report: FontReport, character: str, stroke: int) -> tuple[np.ndarray, int, int, float]:
-        """(bitmap, left, top, advance) of one character relative to the pen on the baseline, drawn once."""
-        glyph_key = (report.path, report.face, character, stroke)
-        found = self.glyphs.get(glyph_key)
-        if found is not None:
-            self.glyphs.move_to_end(glyph_key)
-            return found
-        if len(self.glyphs) >= GLYPH_CACHE_LIMIT:
-            self.glyphs.popitem(last=False)  # least recently used: popular faces stay warm
-        font = self.get(report)
-        core, (left, top) = font.getmask2(character, mode="L", anchor="ls", stroke_width=stroke)
-        bitmap = np.asarray(Image.Image()._new(core))  # one FreeType load instead of a draw on a canvas
-        found = (bitmap, left, top, font.getlength(character))
-        self.glyphs[glyph_key] = found
-        return found
+    def atlas(self, report: FontReport, stroke: int) -> Atlas:
+        """The face's glyphs and kerning at this stroke, from memory, else from disk, else drawn (and stored)."""
+        key = (report.path, report.face, stroke)
+        atlas = self.atlases.get(key)
+        if atlas is not None:
+            self.atlases.move_to_end(key)
+            return atlas
+        atlas = self.atlas_cache.load(report, self.glyph_size, stroke) if self.atlas_cache else None
+        if atlas is None:
+            atlas = draw_atlas(self.get(report), report.coverage, stroke, self.kerns_at_all(report))
+            if self.atlas_cache:
+                self.atlas_cache.store(report, self.glyph_size, stroke, atlas)
+        self.atlases[key] = atlas
+        self.glyph_count += len(atlas.glyphs)
+        while self.glyph_count > GLYPH_CACHE_LIMIT and len(self.atlases) > 1:
+            self.glyph_count -= len(self.atlases.popitem(last=False)[1].glyphs)  # least recently used first
+        return atlas
 
-    def kerning(self, report: FontReport, pair: str, advances: float) -> float:
-        """Extra advance between two characters (the face's kerning) given their own advances, measured once."""
-        if not self.kerns_at_all(report):
-            return 0.0
-        pair_key = (report.path, report.face, pair)
-        found = self.kerns.get(pair_key)
-        if found is not None:
-            self.kerns.move_to_end(pair_key)
-        else:
-            if len(self.kerns) >= GLYPH_CACHE_LIMIT:
-                self.kerns.popitem(last=False)
-            found = self.get(report).getlength(pair) - advances
-            self.kerns[pair_key] = found
+    def glyph(self, report: FontReport, character: str, stroke: int) -> PlacedGlyph:
+        """(bitmap, left, top, advance) of one character relative to the pen on the baseline, drawn once."""
+        glyphs = self.atlas(report, stroke).glyphs
+        found = glyphs.get(character)
+        if found is None:  # outside the face's coverage (filler words, or the audit ignored): kept in memory only
+            found = glyphs[character] = draw_glyph(self.get(report), character, stroke)
+            self.glyph_count += 1
         return found
 
     def kerns_at_all(self, report: FontReport) -> bool:
@@ -114,9 +113,11 @@ class FontCache:
         """
         ascent, descent = self.ascent_descent(report)
         pad = stroke + 2
-        glyphs = [self.glyph(report, character, stroke) for character in text]
-        if self.kerns_at_all(report):
-            kerns = [self.kerning(report, text[i : i + 2], glyphs[i][3] + glyphs[i + 1][3]) for i in range(len(text) - 1)]
+        atlas = self.atlas(report, stroke)
+        glyphs = [atlas.glyphs.get(character) or self.glyph(report, character, stroke) for character in text]
+        if atlas.kerns:
+            font = self.get(report)
+            kerns = [atlas.kern(font, text[i : i + 2]) for i in range(len(text) - 1)]
             kerns.append(0.0)
         else:
             kerns = [0.0] * len(text)
