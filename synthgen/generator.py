@@ -145,7 +145,7 @@ class WordGenerator:
         """
         render = self.config.render
         height = mask.shape[0]
-        margins = [int(round(margin * height)) for margin in rng.uniform(*render.margin_range, size=4)]
+        margins = [round(margin * height) for margin in rng.uniform(*render.margin_range, size=4).tolist()]
         for position, side in enumerate(("top", "bottom")):
             if side in flush:
                 margins[position] = 0
@@ -164,12 +164,15 @@ class WordGenerator:
         if grey:
             plain = background.astype(np.float32)
             ink = np.float32([ink @ GREY_WEIGHTS])
-            image = plain + (ink[0] - plain) * alpha
+            image = ink[0] - plain
+            image *= alpha
         else:
             plain = cv2.cvtColor(background, cv2.COLOR_BGR2RGB).astype(np.float32)
             ink = ink[::-1]
-            image = plain + (ink - plain) * alpha[..., None]
-        image = np.clip(image, 0, 255).astype(np.uint8)
+            image = ink - plain
+            image *= alpha[..., None]
+        image += plain  # plain + (ink - plain) * alpha, in place
+        image = np.clip(image, 0, 255, out=image).astype(np.uint8)
         return image, alpha, {"background": kind, "inverted": inverted, "ink": [int(v) for v in ink],
                               "ink_density": round(density, 2)}
 

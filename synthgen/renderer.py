@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -124,8 +125,15 @@ class FontCache:
         width = int(np.ceil(sum(g[3] + spacing + k for g, k in zip(glyphs, kerns)))) + 2 * pad + ascent
         canvas = np.zeros((ascent + descent + 2 * pad, max(width, 1)), np.uint8)
         baseline, x = ascent + pad, float(pad)
+        rows, columns = canvas.shape
         for (bitmap, left, top, advance), kern in zip(glyphs, kerns):
-            paste_max(canvas, bitmap, baseline + top, int(round(x)) + left)
+            row, column = baseline + top, round(x) + left
+            height, width = bitmap.shape
+            if row >= 0 and column >= 0 and row + height <= rows and column + width <= columns:
+                region = canvas[row : row + height, column : column + width]  # inside, as nearly every glyph is
+                np.maximum(region, bitmap, out=region)
+            else:
+                paste_max(canvas, bitmap, row, column)
             x += advance + spacing + kern
         return canvas
 
@@ -156,14 +164,11 @@ def render_mask(font: ImageFont.FreeTypeFont, text: str, stroke: int = 0) -> np.
 
 def ink_columns(mask: np.ndarray) -> tuple[int, int] | None:
     """First and one-past-last column holding ink, or None when blank."""
-    columns = np.flatnonzero(mask.max(axis=0) > 0)
-    return (int(columns[0]), int(columns[-1]) + 1) if columns.size else None
+    box = ink_box(mask)
+    return None if box is None else (box[2], box[3])
 
 
 def ink_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     """(top, bottom, left, right) of the ink, exclusive ends, or None when blank."""
-    rows = np.flatnonzero(mask.max(axis=1) > 0)
-    columns = ink_columns(mask)
-    if columns is None:
-        return None
-    return int(rows[0]), int(rows[-1]) + 1, columns[0], columns[1]
+    left, top, width, height = cv2.boundingRect(mask)  # of the non-zero pixels of a one-channel uint8 image
+    return (top, top + height, left, left + width) if width else None

@@ -8,6 +8,7 @@ import struct
 import numpy as np
 
 STAGES = ("text", "font", "background", "text_effects", "image_effects")
+LOW_128 = (1 << 128) - 1
 
 
 def new_stream() -> np.random.Generator:
@@ -22,13 +23,9 @@ def reseed(generator: np.random.Generator, *words: int) -> np.random.Generator:
     entropy: distinct words give independent streams. Re-seeding a kept generator costs about 3 us, building
     one with default_rng about 11 us, and a sample needs eight or so.
     """
-    digest = hashlib.blake2b(struct.pack(f"<{len(words)}Q", *words), digest_size=32).digest()
-    generator.bit_generator.state = {
-        "bit_generator": "PCG64",
-        "state": {"state": int.from_bytes(digest[:16], "little"), "inc": int.from_bytes(digest[16:], "little") | 1},
-        "has_uint32": 0,
-        "uinteger": 0,
-    }
+    number = int.from_bytes(hashlib.blake2b(struct.pack(f"<{len(words)}Q", *words), digest_size=32).digest(), "little")
+    state = {"state": number & LOW_128, "inc": (number >> 128) | 1}
+    generator.bit_generator.state = {"bit_generator": "PCG64", "state": state, "has_uint32": 0, "uinteger": 0}
     return generator
 
 

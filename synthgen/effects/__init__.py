@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import field, make_dataclass
 
+import cv2
+import numpy as np
+
 from synthgen.effects.base import AppliedEffect, EffectStack
 from synthgen.effects.decoration import StrikeThrough, TableRules, Underline
 from synthgen.effects.geometry import ArcWarp, ElasticWarp, Perspective, Rotation, Shear, SineWarp
@@ -72,7 +75,12 @@ INK_KEPT_MIN = 0.4  # a text effect leaving less of the ink than this is undone:
 
 def keeps_ink(before, after) -> bool:
     """Whether a text-layer effect left enough ink for every character to stay legible."""
-    return float(after.sum(dtype="float64")) >= INK_KEPT_MIN * float(before.sum(dtype="float64"))
+    return ink_total(after) >= INK_KEPT_MIN * ink_total(before)
+
+
+def ink_total(mask) -> float:
+    """The sum of a coverage mask (exact: OpenCV sums uint8 in integers, several times faster than numpy)."""
+    return cv2.sumElems(mask)[0] if mask.dtype == np.uint8 and mask.ndim == 2 else float(mask.sum(dtype="float64"))
 
 
 def build_stack(section, table: dict[str, type]) -> EffectStack:
