@@ -55,13 +55,19 @@ def unescape_label(field: str) -> str:
     return "".join(out)
 
 
+# Run-length deflate: word crops are runs of paper and ink, so it is both faster and smaller than the default
+# strategy (90 vs 116 us and 2,629 vs 2,752 bytes per default-config crop); the Paeth filter alone instead of
+# trying all five per row saves another 16 us for 1% more bytes (where this OpenCV build offers the choice). Lossless either way.
+PNG_OPTIONS = [cv2.IMWRITE_PNG_COMPRESSION, 3, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+if hasattr(cv2, "IMWRITE_PNG_FILTER"):
+    PNG_OPTIONS += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_PAETH]
+
+
 def encode_image(image: np.ndarray, image_format: str, jpeg_quality: int) -> bytes:
     """PNG (lossless) or JPEG bytes of a grey (H, W) or RGB (H, W, 3) image."""
     pixels = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
     if image_format == "png":
-        # Run-length deflate: word crops are runs of paper and ink, so it is both faster and smaller than the
-        # default strategy here (93 vs 122 us and 2,662 vs 2,785 bytes per default-config crop); still lossless.
-        ok, encoded = cv2.imencode(".png", pixels, [cv2.IMWRITE_PNG_COMPRESSION, 3, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE])
+        ok, encoded = cv2.imencode(".png", pixels, PNG_OPTIONS)
     else:
         ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
     if not ok:

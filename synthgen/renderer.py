@@ -57,7 +57,8 @@ class FontCache:
             return atlas
         atlas = self.atlas_cache.load(report, self.glyph_size, stroke) if self.atlas_cache else None
         if atlas is None:
-            atlas = draw_atlas(self.get(report), report.coverage, stroke, self.kerns_at_all(report))
+            atlas = draw_atlas(self.get(report), report.coverage, stroke, self.kerns_at_all(report),
+                               self.known_kerning(report, stroke))
             if self.atlas_cache:
                 self.atlas_cache.store(report, self.glyph_size, stroke, atlas)
         self.atlases[key] = atlas
@@ -65,6 +66,15 @@ class FontCache:
         while self.glyph_count > GLYPH_CACHE_LIMIT and len(self.atlases) > 1:
             self.glyph_count -= len(self.atlases.popitem(last=False)[1].glyphs)  # least recently used first
         return atlas
+
+    def known_kerning(self, report: FontReport, stroke: int) -> dict[str, float] | None:
+        """The face's kerned pairs from its unstroked atlas when drawing a stroked one (kerning ignores the stroke)."""
+        if not stroke or not self.kerns_at_all(report):
+            return None
+        unstroked = self.atlas(report, 0)
+        if unstroked.covered != frozenset(report.coverage):
+            return None
+        return {pair: value for pair, value in unstroked.kerning.items() if pair[0] in unstroked.covered and pair[1] in unstroked.covered}
 
     def glyph(self, report: FontReport, character: str, stroke: int) -> PlacedGlyph:
         """(bitmap, left, top, advance) of one character relative to the pen on the baseline, drawn once."""

@@ -53,22 +53,30 @@ def draw_glyph(font: ImageFont.FreeTypeFont, character: str, stroke: int) -> Pla
     return bitmap, left, top, font.getlength(character)
 
 
-def draw_atlas(font: ImageFont.FreeTypeFont, characters: str, stroke: int, kerns: bool) -> Atlas:
-    """Every character of `characters` drawn with the face, and (when the face kerns) every kerned pair measured.
+def draw_atlas(font: ImageFont.FreeTypeFont, characters: str, stroke: int, kerns: bool,
+               kerning: dict[str, float] | None = None) -> Atlas:
+    """Every character of `characters` drawn with the face, and (when the face kerns) every kerned pair measured
+    unless `kerning` gives them (kerning does not depend on the stroke).
 
     Pillow's basic layout reads the kerning a face's `kern` table gives a pair; measuring all pairs of ~100
     characters once (about 40 ms) replaces a measurement per pair and face that no cache keeps warm.
     """
     covered = "".join(dict.fromkeys(characters))
     glyphs = {character: draw_glyph(font, character, stroke) for character in covered}
+    if kerning is None:
+        kerning = measure_kerning(font, covered, glyphs) if kerns else {}
+    return Atlas(glyphs, frozenset(covered), kerns, dict(kerning))
+
+
+def measure_kerning(font: ImageFont.FreeTypeFont, covered: str, glyphs: dict[str, PlacedGlyph]) -> dict[str, float]:
+    """Every pair of covered characters the face kerns, with its extra advance."""
     kerning = {}
-    if kerns:
-        for first in covered:
-            for second in covered:
-                extra = font.getlength(first + second) - (glyphs[first][3] + glyphs[second][3])
-                if extra:
-                    kerning[first + second] = extra
-    return Atlas(glyphs, frozenset(covered), kerns, kerning)
+    for first in covered:
+        for second in covered:
+            extra = font.getlength(first + second) - (glyphs[first][3] + glyphs[second][3])
+            if extra:
+                kerning[first + second] = extra
+    return kerning
 
 
 def renderer_fingerprint() -> str:
