@@ -20,6 +20,7 @@ from synthgen.corpus.choices import CorpusInputError
 from synthgen.corpus.mixer import CorpusExhaustedError, CorpusMixer, TextSample
 from synthgen.corpus.statistics import CorpusStatistics, plot_character_shares
 from synthgen.datasets import DatasetError
+from synthgen.fonts.atlas import atlas_cache_of, prepare_atlases
 from synthgen.fonts.audit import AuditCache, FontReport, audit_faces, summarize, write_audit_json
 from synthgen.fonts.catalog import FontCatalog
 from synthgen.fonts.files import discover_faces, font_folders
@@ -146,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--plot", help="PNG of character shares before and after balancing (default: in output_dir)")
     stats.set_defaults(handler=run_corpus_stats)
 
+    atlases = fonts.add_parser("atlas", help="draw every usable face's glyph atlas ahead of a run (kept on disk)")
+    add_config_arguments(atlases, positional=True)
+    atlases.add_argument("--workers", type=int, default=None, help="parallel processes (default: all cores)")
+    atlases.set_defaults(handler=run_fonts_atlas)
+
     listing = fonts.add_parser("list", help="every usable face with its family, tags, status and probability")
     add_config_arguments(listing, positional=True)
     listing.add_argument("--text", default="", help="probabilities for this string (default: any string)")
@@ -208,6 +214,19 @@ def print_audit_summary(reports: Sequence[FontReport], seconds: float) -> None:
     print(f"audited {len(reports)} faces in {seconds:.1f} s")
     print("  by status:  " + ", ".join(f"{status} {count}" for status, count in sorted(counts["status"].items())))
     print("  by problem: " + ", ".join(f"{code} {count}" for code, count in counts["problems"].items()))
+
+
+def run_fonts_atlas(arguments: argparse.Namespace) -> int:
+    """Draw the glyph atlases (plain and stroked) of every face the config's sampler can draw, where missing."""
+    config = config_from(arguments)
+    sampler = build_font_sampler(config.fonts, charset_from(config))
+    cache = atlas_cache_of(config.fonts)
+    started = time.perf_counter()
+    drawn, present = prepare_atlases([face.report for face in sampler.faces], config.render.glyph_size, cache,
+                                     workers=arguments.workers)
+    print(f"glyph atlases of {len(sampler.faces)} faces at {config.render.glyph_size} px, plain and stroked: "
+          f"{drawn} drawn in {time.perf_counter() - started:.1f} s, {present} already there ({cache.folder})")
+    return 0
 
 
 def run_fonts_list(arguments: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from synthgen.config import Config
 from synthgen.corpus.choices import pick_weighted
 from synthgen.corpus.mixer import CorpusMixer, TextSample
 from synthgen.effects import IMAGE_EFFECTS, TEXT_EFFECTS, AppliedEffect, build_stack
-from synthgen.fonts.atlas import AtlasCache
+from synthgen.fonts.atlas import atlas_cache_of
 from synthgen.fonts.sampler import FontChoice, FontCoverageError, FontSampler, build_font_sampler
 from synthgen.paths import resolve_path
 from synthgen.renderer import FontCache, ink_box, ink_columns, render_mask
@@ -53,8 +53,7 @@ class WordGenerator:
         self.backgrounds = BackgroundPool(config.backgrounds)
         self.text_effects = build_stack(config.effects.text, TEXT_EFFECTS)
         self.image_effects = build_stack(config.effects.image, IMAGE_EFFECTS)
-        atlases = AtlasCache(resolve_path(config.fonts.audit_cache) / "glyphs")
-        self.font_cache = FontCache(config.render.max_font_cache, config.render.glyph_size, atlases)
+        self.font_cache = FontCache(config.render.max_font_cache, config.render.glyph_size, atlas_cache_of(config.fonts))
         self.coverage_failures: Counter = Counter()
         self.stage_generators = stage_rngs(self.seed, 0)  # re-seeded for every sample: one generator object per stage
         self.inks = tuple(config.render.ink_weights)

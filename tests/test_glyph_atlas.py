@@ -91,3 +91,22 @@ def test_atlases_are_kept_apart_by_size_stroke_and_face(tmp_path):
     serif, sans = dejavu_report(), dejavu_report("DejaVuSans.ttf")
     paths = {cache.path_for(report, size, stroke) for report in (serif, sans) for size in (32, 48) for stroke in (0, 1)}
     assert len(paths) == 8
+
+
+def test_fonts_atlas_draws_every_face_once_and_samples_keep_their_bytes(tmp_path, capsys):
+    from synthgen.cli import main
+    from synthgen.config import load_config
+    from synthgen.generator import WordGenerator
+
+    overrides = ["fonts.system_fonts=false", "fonts.font_dirs=[]", f"fonts.audit_cache={tmp_path / 'cache'}"]
+    before = [WordGenerator(load_config(None, overrides))(index).image for index in range(30)]
+    for path in (tmp_path / "cache" / "glyphs").iterdir():
+        path.unlink()  # the samples above stored some atlases: start with none
+    arguments = ["fonts", "atlas", *(part for override in overrides for part in ("--set", override)), "--workers", "2"]
+    assert main(arguments) == 0
+    faces = len(WordGenerator(load_config(None, overrides)).fonts.faces)
+    assert len(list((tmp_path / "cache" / "glyphs").iterdir())) == 2 * faces
+    assert main(arguments) == 0
+    assert "0 drawn" in capsys.readouterr().out.splitlines()[-1]
+    after = [WordGenerator(load_config(None, overrides))(index).image for index in range(30)]
+    assert all(np.array_equal(first, second) for first, second in zip(before, after))

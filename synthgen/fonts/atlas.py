@@ -12,14 +12,19 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFont, features
 from PIL import __version__ as PILLOW_VERSION
+from tqdm import tqdm
 
+from synthgen.config import FontConfig
 from synthgen.fonts.audit import FontReport
+from synthgen.paths import resolve_path
 
 ATLAS_VERSION = 1  # bump when what an atlas holds changes, so old files are redrawn
 MAX_ATLAS_BYTES = 16 << 20  # an atlas larger than this, on disk or unpacked, is not read (a face takes tens of kB)
@@ -114,6 +119,11 @@ class AtlasCache:
         temporary.replace(path)
 
 
+def atlas_cache_of(fonts: FontConfig) -> AtlasCache:
+    """Where a config's atlases are kept: beside its audit reports."""
+    return AtlasCache(resolve_path(fonts.audit_cache) / "glyphs")
+
+
 def pack(atlas: Atlas) -> bytes:
     """An atlas as bytes: magic, then compressed: glyph count, code points, (rows, columns, left, top) boxes,
     advances, whether the face kerns, kerned pair count, pairs as code points, their kerning, and last all pixels end to end."""
@@ -174,3 +184,30 @@ def read_array(body: bytes, dtype: str, count: int, offset: int) -> np.ndarray:
     if len(body) < offset + count * np.dtype(dtype).itemsize:
         raise ValueError("truncated glyph atlas")
     return np.frombuffer(body, dtype, count, offset)
+
+
+def prepare_atlases(reports: Sequence[FontReport], glyph_size: int, cache: AtlasCache, strokes: Sequence[int] = (0, 1),
+                    workers: int | None = None, progress: bool = True) -> tuple[int, int]:
+    """Draw the atlases of these faces missing on disk (in parallel, with a progress bar): (drawn, already there)."""
+    jobs = [(report, glyph_size, stroke, cache.folder) for report in reports for stroke in strokes
+            if not cache.path_for(report, glyph_size, stroke).exists()]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    bar = tqdm(total=len(jobs), desc="drawing glyph atlases", unit="atlas", disable=not progress or not jobs)
+    if workers == 1:
+        for job in jobs:
+            draw_and_store(job)
+            bar.update()
+    else:
+        with get_context("spawn").Pool(workers) as pool:
+            for _ in pool.imap_unordered(draw_and_store, jobs, chunksize=4):
+                bar.update()
+    bar.close()
+    return len(jobs), len(reports) * len(strokes) - len(jobs)
+
+
+def draw_and_store(job: tuple[FontReport, int, int, Path]) -> None:
+    """Worker entry point: the atlas of one face at one size and stroke, drawn and stored as a generator would."""
+    from synthgen.renderer import FontCache  # the renderer builds on this module
+
+    report, glyph_size, stroke, folder = job
+    FontCache(4, glyph_size, AtlasCache(folder)).atlas(report, stroke)
