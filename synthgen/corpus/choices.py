@@ -26,7 +26,7 @@ def pick(rng: np.random.Generator, items: Sequence[Item]) -> Item:
 
 def pick_weighted(rng: np.random.Generator, items: Sequence[Item], cumulative: np.ndarray) -> Item:
     """One item with probability proportional to its weight, given the cumulative weights."""
-    position = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+    position = int(cumulative.searchsorted(rng.random() * cumulative[-1], side="right"))
     return items[min(position, len(items) - 1)]
 
 

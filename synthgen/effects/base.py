@@ -22,7 +22,8 @@ class Effect(Protocol):
 
 def uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
     """A value drawn uniformly from a (low, high) range."""
-    return float(rng.uniform(bounds[0], bounds[1]))
+    low, high = bounds
+    return low + (high - low) * rng.random()  # what Generator.uniform computes, without its argument checks
 
 
 def check_ranges(effect: Any) -> None:
@@ -70,9 +71,9 @@ class EffectStack:
         key = int(rng.integers(2**63))
         chosen = rng.random(len(self.named_effects)) < self.probabilities
         applied: list[AppliedEffect] = []
-        for position in np.flatnonzero(chosen):
+        for position in chosen.nonzero()[0].tolist():
             name, effect = self.named_effects[position]
-            result, params = effect(image, reseed(self.stream, key, int(position)))
+            result, params = effect(image, reseed(self.stream, key, position))
             if self.keeps is not None and not self.keeps(image, result):
                 applied.append(AppliedEffect(name, {**params, "undone": True}))
                 continue

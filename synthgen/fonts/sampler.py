@@ -83,7 +83,7 @@ class FontSampler:
         cumulative = np.cumsum(self.weights * self.covering(text))
         if cumulative[-1] <= 0:
             raise self.coverage_error(text)
-        row = min(int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right")), len(self.faces) - 1)
+        row = min(int(cumulative.searchsorted(rng.random() * cumulative[-1], side="right")), len(self.faces) - 1)
         steps = (self.config.size_max - self.config.size_min) // self.config.size_step
         size = self.config.size_min + self.config.size_step * int(rng.integers(0, steps + 1))
         return FontChoice(self.faces[row].report, size)
