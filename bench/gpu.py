@@ -6,7 +6,8 @@ device cuda, precision bf16), then prints samples/s, the share of step time spen
 memory, and the accuracy on ../shared/data/sroie-dev/words of the checkpoint chosen on synthetic validation
 (that set is skipped with a message where it is absent). `--device cpu --precision fp32 --steps 2` runs it end to
 end on a CPU, which is how the tests keep it ready for the sessions that have a GPU.
-A GPU machine without font packages or network gets what this needs from bench/gpu_bundle.py.
+A GPU machine without font packages or network gets what this needs from bench/gpu_bundle.py. The stream's glyph
+atlases are drawn first on every core (`synthgen fonts atlas`), so the data workers start warm.
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--synthgen-set", action="append", default=[], metavar="KEY=VALUE",
                         help="a synthgen override for the stream (repeatable)")
     return parser.parse_args()
+
+
+def draw_atlases(options: argparse.Namespace) -> str:
+    """The stream's glyph atlases drawn on every core where missing, before the data workers start (each would draw its own)."""
+    settings = [part for setting in options.synthgen_set for part in ("--set", setting)]
+    command = [sys.executable, "-m", "synthgen", "fonts", "atlas", options.config, *settings]
+    return subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1]
 
 
 def train(preset: str, options: argparse.Namespace, workers: int) -> Path:
@@ -99,6 +107,7 @@ def main() -> None:
     summary.parent.mkdir(parents=True, exist_ok=True)
     print(f"{len(options.presets)} preset(s), {options.steps} steps of {options.batch}, device {options.device}, "
           f"precision {options.precision}, {workers} data workers, stream {options.config}, real set {real}", flush=True)
+    print(draw_atlases(options), flush=True)
     rows = []
     for preset in options.presets:
         started = time.monotonic()

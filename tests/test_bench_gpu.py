@@ -22,5 +22,6 @@ def test_gpu_bench_runs_end_to_end_on_cpu(tmp_path):
     rows = json.loads((tmp_path / "runs" / "gpu-summary.json").read_text())
     assert [row["preset"] for row in rows] == ["tiny"]
     assert rows[0]["samples_per_second"] > 0 and 0 <= rows[0]["data_wait_share"] <= 1
+    assert "glyph atlases of" in output and list((cache / "glyphs").iterdir()), "atlases drawn before training"
     assert rows[0]["real"]["crops"] == 6
     assert "on 6 crops" in output.splitlines()[-3]  # the table's row, after the header
