@@ -110,3 +110,14 @@ def test_fonts_atlas_draws_every_face_once_and_samples_keep_their_bytes(tmp_path
     assert "0 drawn" in capsys.readouterr().out.splitlines()[-1]
     after = [WordGenerator(load_config(None, overrides))(index).image for index in range(30)]
     assert all(np.array_equal(first, second) for first, second in zip(before, after))
+
+
+def test_a_folder_that_cannot_be_written_costs_speed_not_samples(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the atlas folder should be")
+    report = dejavu_report()
+    cache = FontCache(8, 32, AtlasCache(blocker / "glyphs"))
+    with pytest.warns(RuntimeWarning, match="cannot be kept"):
+        drawn = cache.render(report, TEXT, 0.0, 0)
+    assert np.array_equal(drawn, plain_render(report, TEXT, 0))
+    assert np.array_equal(cache.render(report, TEXT, 0.0, 1), plain_render(report, TEXT, 1))  # warned once, still drawing

@@ -9,8 +9,10 @@ Pillow and FreeType builds that drew it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
+import warnings
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -95,6 +97,7 @@ class AtlasCache:
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
         self.renderer = renderer_fingerprint()
+        self.writable = True
 
     def path_for(self, report: FontReport, size: int, stroke: int) -> Path:
         """Where the atlas of this face at this size and stroke is kept."""
@@ -111,12 +114,24 @@ class AtlasCache:
             return None
 
     def store(self, report: FontReport, size: int, stroke: int, atlas: Atlas) -> None:
-        """Write an atlas atomically (a crash or a concurrent writer never leaves a half-written file)."""
+        """Write an atlas atomically (a crash or a concurrent writer never leaves a half-written file).
+
+        A folder that cannot be written (read-only, full) only costs speed: generation goes on, warned once.
+        """
+        if not self.writable:
+            return
         path = self.path_for(report, size, stroke)
-        path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f"{path.name}.tmp{os.getpid()}")
-        temporary.write_bytes(pack(atlas))
-        temporary.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_bytes(pack(atlas))
+            temporary.replace(path)
+        except OSError as error:
+            self.writable = False
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+            warnings.warn(f"glyph atlases cannot be kept in {self.folder} ({error.strerror or error}): every process "
+                          "will draw its own", RuntimeWarning, stacklevel=2)
 
 
 def atlas_cache_of(fonts: FontConfig) -> AtlasCache:
