@@ -3,6 +3,7 @@ reading, file digests."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,6 +20,20 @@ def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+
+
+def write_bytes_atomically(path: Path, data: bytes) -> None:
+    """Write bytes to a temporary file beside `path`, then rename it over `path` (never half a file, even when
+    several processes write the same path); OSError when the folder cannot be made or written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    try:
+        temporary.write_bytes(data)
+        temporary.replace(path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        raise
 
 
 def read_utf8_text(path: str | Path, what: str, error: type[ValueError]) -> str:

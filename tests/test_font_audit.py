@@ -91,6 +91,16 @@ def test_cached_reports_are_reused_and_follow_the_file(planted_fonts, charset, t
     assert cached.status == first[0].status and cached.coverage == first[0].coverage
 
 
+def test_a_cache_folder_that_cannot_be_written_warns_once_and_the_audit_goes_on(planted_fonts, charset, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    faces = discover_faces([planted_fonts["good_font"], planted_fonts["symbol_font"]])
+    with pytest.warns(RuntimeWarning, match="cannot be kept") as warned:
+        reports = audit_faces(faces, charset, AuditCache(blocker / "cache"), progress=False, workers=1)
+    assert len(warned) == 1
+    assert [report.status for report in reports] == [report.status for report in audit_faces(faces, charset, progress=False, workers=1)]
+
+
 def test_parallel_audit_matches_serial_audit(planted_fonts, charset):
     faces = discover_faces(planted_fonts.values())
     serial = audit_faces(faces, charset, progress=False, workers=1)

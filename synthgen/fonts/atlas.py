@@ -9,7 +9,6 @@ Pillow and FreeType builds that drew it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import struct
 import warnings
@@ -25,6 +24,7 @@ from PIL import __version__ as PILLOW_VERSION
 from tqdm import tqdm
 
 from synthgen.config import FontConfig
+from synthgen.files import write_bytes_atomically
 from synthgen.fonts.audit import FontReport
 from synthgen.paths import resolve_path
 
@@ -120,16 +120,10 @@ class AtlasCache:
         """
         if not self.writable:
             return
-        path = self.path_for(report, size, stroke)
-        temporary = path.with_name(f"{path.name}.tmp{os.getpid()}")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_bytes(pack(atlas))
-            temporary.replace(path)
+            write_bytes_atomically(self.path_for(report, size, stroke), pack(atlas))
         except OSError as error:
             self.writable = False
-            with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)
             warnings.warn(f"glyph atlases cannot be kept in {self.folder} ({error.strerror or error}): every process "
                           "will draw its own", RuntimeWarning, stacklevel=2)
 

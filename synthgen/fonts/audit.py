@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import string
+import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -17,6 +18,7 @@ from fontTools.ttLib import TTFont
 from tqdm import tqdm
 
 from synthgen.charset import Charset
+from synthgen.files import write_bytes_atomically
 from synthgen.fonts.files import FontFace
 from synthgen.fonts.shapes import (
     RENDER_SIZE,
@@ -292,6 +294,7 @@ class AuditCache:
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
+        self.writable = True
 
     def path_for(self, face: FontFace, charset: Charset) -> Path:
         """Where the report of this face under this charset is kept."""
@@ -307,12 +310,16 @@ class AuditCache:
         return replace(report, path=face.path)
 
     def store(self, face: FontFace, charset: Charset, report: FontReport) -> None:
-        """Write a report atomically (a crash never leaves a half-written entry)."""
-        path = self.path_for(face, charset)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".tmp{os.getpid()}")
-        temporary.write_text(json.dumps(report.to_json()), encoding="utf-8")
-        temporary.replace(path)
+        """Write a report atomically (a crash never leaves a half-written entry); a folder that cannot be written
+        only means auditing again next time, warned once."""
+        if not self.writable:
+            return
+        try:
+            write_bytes_atomically(self.path_for(face, charset), json.dumps(report.to_json()).encode("utf-8"))
+        except OSError as error:
+            self.writable = False
+            warnings.warn(f"font audits cannot be kept in {self.folder} ({error.strerror or error}): they will be "
+                          "redone by every run", RuntimeWarning, stacklevel=2)
 
 
 def audit_faces(
