@@ -121,3 +121,11 @@ def test_a_folder_that_cannot_be_written_costs_speed_not_samples(tmp_path):
         drawn = cache.render(report, TEXT, 0.0, 0)
     assert np.array_equal(drawn, plain_render(report, TEXT, 0))
     assert np.array_equal(cache.render(report, TEXT, 0.0, 1), plain_render(report, TEXT, 1))  # warned once, still drawing
+
+
+def test_a_face_without_a_content_hash_is_never_kept_on_disk(tmp_path):
+    from dataclasses import replace
+
+    report = replace(dejavu_report(), sha256="")
+    assert np.array_equal(FontCache(8, 32, AtlasCache(tmp_path)).render(report, TEXT, 0.0, 0), plain_render(report, TEXT, 0))
+    assert not list(tmp_path.iterdir())

@@ -105,6 +105,8 @@ class AtlasCache:
 
     def load(self, report: FontReport, size: int, stroke: int) -> Atlas | None:
         """The stored atlas, or None when absent, too large or unreadable (it is then drawn again)."""
+        if not report.sha256:  # no content hash, no safe key
+            return None
         path = self.path_for(report, size, stroke)
         try:
             if path.stat().st_size > MAX_ATLAS_BYTES:
@@ -118,7 +120,7 @@ class AtlasCache:
 
         A folder that cannot be written (read-only, full) only costs speed: generation goes on, warned once.
         """
-        if not self.writable:
+        if not self.writable or not report.sha256:
             return
         try:
             write_bytes_atomically(self.path_for(report, size, stroke), pack(atlas))
