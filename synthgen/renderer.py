@@ -74,7 +74,7 @@ class FontCache:
         unstroked = self.atlas(report, 0)
         if unstroked.covered != frozenset(report.coverage):
             return None
-        return {pair: value for pair, value in unstroked.kerning.items() if pair[0] in unstroked.covered and pair[1] in unstroked.covered}
+        return unstroked.covered_kerning()
 
     def glyph(self, report: FontReport, character: str, stroke: int) -> PlacedGlyph:
         """(bitmap, left, top, advance) of one character relative to the pen on the baseline, drawn once."""

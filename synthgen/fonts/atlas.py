@@ -43,6 +43,10 @@ class Atlas:
     kerns: bool  # whether the face kerns at all (when not, every pair's kerning is taken as 0)
     kerning: dict[str, float]  # extra advance of each kerned pair of covered characters; a covered pair not here: 0
 
+    def covered_kerning(self) -> dict[str, float]:
+        """The kerned pairs of covered characters only (what is stored; pairs measured later stay in memory)."""
+        return {pair: value for pair, value in self.kerning.items() if pair[0] in self.covered and pair[1] in self.covered}
+
     def kern(self, font: ImageFont.FreeTypeFont, pair: str) -> float:
         """The kerning of a pair; one holding a character outside the atlas is measured (and kept)."""
         found = self.kerning.get(pair)
@@ -140,7 +144,7 @@ def pack(atlas: Atlas) -> bytes:
     advances, whether the face kerns, kerned pair count, pairs as code points, their kerning, and last all pixels end to end."""
     glyphs = {character: atlas.glyphs[character] for character in sorted(atlas.covered)}
     boxes = [(*bitmap.shape, left, top) for bitmap, left, top, _ in glyphs.values()]
-    pairs = {pair: value for pair, value in atlas.kerning.items() if pair[0] in atlas.covered and pair[1] in atlas.covered}
+    pairs = atlas.covered_kerning()
     parts = [
         struct.pack("<I", len(glyphs)),
         np.array([ord(character) for character in glyphs], "<u4").tobytes(),
