@@ -40,7 +40,7 @@ from synthgen.config import (
 )
 from synthgen.datasets import DatasetError, FolderReader, LmdbReader, open_dataset
 from synthgen.errors import ConfigError
-from synthgen.files import write_json_atomically
+from synthgen.files import write_bytes_atomically, write_json_atomically
 from synthgen.fonts.sampler import build_font_sampler
 from synthgen.generator import GENERATOR_VERSION
 from synthgen.paths import resolve_path
@@ -414,10 +414,7 @@ def score_snapshot(run: ArmRun, step: int, name: str, path: str, device: str = "
         **{key: summary[key] for key in ("accuracy", "accuracy_case_insensitive", "cer", "cer_case_insensitive")},
         "predictions": predictions,
     }
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    temporary = cache.with_name(cache.name + ".tmp")
-    temporary.write_text(json.dumps(result, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(temporary, cache)
+    write_bytes_atomically(cache, (json.dumps(result, ensure_ascii=False) + "\n").encode("utf-8"))
     return result
 
 

@@ -20,7 +20,7 @@ import cv2
 import lmdb
 import numpy as np
 
-from synthgen.files import write_json_atomically
+from synthgen.files import write_bytes_atomically, write_json_atomically
 
 LMDB_MAP_SIZE = 2**40  # address space only: the file grows with the data
 STATE_KEY = b"synthgen-state"  # running counts committed with each chunk, for --resume
@@ -155,11 +155,7 @@ class FolderSink:
         lines = []
         for position, (image, label, _) in enumerate(entries, start=self.count):
             relative = self.relative_path(position)
-            target = self.path / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temporary = target.with_name(target.name + ".tmp")
-            temporary.write_bytes(image)
-            os.replace(temporary, target)
+            write_bytes_atomically(self.path / relative, image)
             lines.append(f"{relative}\t{escape_label(label)}\n")
         for handle, text in ((self.categories, "".join(f"{escape_label(entry[2])}\n" for entry in entries)),
                              (self.labels, "".join(lines))):

@@ -12,24 +12,24 @@ from typing import Any
 
 
 def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON to a temporary file, flush it to disk, then rename it over the target."""
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    """Write indented JSON atomically and durably (flushed to disk before the rename): manifests and run records."""
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    write_bytes_atomically(path, text.encode("utf-8"), durable=True)
 
 
-def write_bytes_atomically(path: Path, data: bytes) -> None:
+def write_bytes_atomically(path: Path, data: bytes, durable: bool = False) -> None:
     """Write bytes to a temporary file beside `path`, then rename it over `path` (never half a file, even when
-    several processes write the same path); OSError when the folder cannot be made or written."""
+    several processes write the same path); `durable` flushes the bytes to disk first, so a power cut keeps either
+    the old file or the new one. OSError when the folder cannot be made or written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f"{path.name}.tmp{os.getpid()}")
     try:
-        temporary.write_bytes(data)
-        temporary.replace(path)
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(temporary, path)
     except OSError:
         with contextlib.suppress(OSError):
             temporary.unlink(missing_ok=True)

@@ -370,17 +370,13 @@ def audit_job(job: tuple[int, FontFace, Charset]) -> tuple[int, FontReport]:
 
 def write_audit_json(reports: Sequence[FontReport], charset: Charset, path: str | Path) -> None:
     """Write the audit in its documented JSON shape, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "charset": charset.characters,
         "charset_fingerprint": charset.fingerprint,
         "audit_version": AUDIT_VERSION,
         "fonts": [report.to_json() for report in reports],
     }
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8")
-    temporary.replace(path)
+    write_bytes_atomically(Path(path), json.dumps(document, indent=1, ensure_ascii=False).encode("utf-8"))
 
 
 def summarize(reports: Sequence[FontReport]) -> dict[str, dict[str, int]]:
