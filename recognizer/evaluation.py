@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from recognizer.decoding import Calibration, path_scores, prefix_beam_search
-from recognizer.metrics import RecognitionMetrics, edit_counts
+from recognizer.metrics import RecognitionMetrics, edit_counts, normalized
 from recognizer.model import STRIDE
 from synthgen.codec import Codec
 from synthgen.stream import WordBatch, images_from_batch
@@ -81,11 +81,13 @@ def evaluate(model: torch.nn.Module, batches: Iterable[WordBatch], codec: Codec,
 
 
 def keep_errors(result: Evaluation, batch: WordBatch, texts: list[str], confidences: list[float], limit: int) -> None:
-    """Keep the `limit` worst errors: most edits relative to length, then most confident."""
+    """Keep the `limit` worst errors (judged as the metrics judge them): most edits relative to length, then most confident."""
     images = images_from_batch(batch)
+    metrics = result.metrics
     for truth, text, confidence, image in zip(batch.texts, texts, confidences, images):
-        if truth != text:
-            badness = edit_counts(truth, text).distance / max(len(truth), 1) + confidence
+        if not metrics.right(truth, text):
+            compared = normalized(truth, metrics.match), normalized(text, metrics.match)
+            badness = edit_counts(*compared).distance / max(len(truth), 1) + confidence
             result.worst.append((badness, truth, text, confidence, image))
     result.worst.sort(key=lambda item: -item[0])
     del result.worst[limit:]

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from recognizer.config import load_train_config
 from recognizer.decoding import beam_decode, greedy_decode
 from recognizer.data import DiskWords, evaluation_batches, reading_margin
-from recognizer.evaluation import ctc_ready, evaluate
+from recognizer.evaluation import Evaluation, ctc_ready, evaluate, keep_errors
 from recognizer.metrics import RecognitionMetrics, edit_counts
 from recognizer.model import PRESETS, STRIDE, build_model, model_config
 from recognizer.predict import Lexicon, predict_images
@@ -25,7 +25,7 @@ from recognizer.trainer import learning_rate_factor, train
 from conftest import tiny_overrides
 from synthgen.codec import BLANK, Codec
 from synthgen.paths import PROJECT_ROOT
-from synthgen.stream import SyntheticWords
+from synthgen.stream import SyntheticWords, WordBatch
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +109,15 @@ def test_metrics_on_hand_made_predictions():
     assert summary["per_category"]["books"]["words"] == 2
     at_half = next(row for row in summary["precision_recall"] if row["threshold"] == 0.5)
     assert at_half["kept"] == 0.5 and at_half["precision"] == 0.0
+
+
+@pytest.mark.parametrize("casefold, kept", [(False, ["TOTAL", "DATE"]), (True, ["DATE"])])
+def test_the_worst_errors_are_judged_as_the_metrics_judge_them(casefold, kept):
+    batch = WordBatch(images=torch.zeros(2, 1, 8, 16), widths=torch.tensor([16, 16]), targets=torch.zeros(0, dtype=torch.int64),
+                      target_lengths=torch.zeros(2, dtype=torch.int64), texts=["TOTAL", "DATE"], indices=[0, 1])
+    result = Evaluation(RecognitionMetrics(match="case_insensitive" if casefold else "exact"))
+    keep_errors(result, batch, ["Total", "DATA"], [0.9, 0.5], limit=10)
+    assert [truth for _, truth, _, _, _ in result.worst] == kept
 
 
 @pytest.mark.parametrize("truth, prediction, counts", [("kitten", "sitting", (2, 1, 0)), ("", "ab", (0, 2, 0)),
