@@ -31,16 +31,23 @@ def read_image(path: str | Path) -> np.ndarray:
 @torch.no_grad()
 def predict_images(model: torch.nn.Module, codec: Codec, images: list[np.ndarray], calibration: Calibration = Calibration(),
                    beam: int = 0, max_width: int = 400, batch_size: int = 32) -> list[Prediction]:
-    """Text and calibrated confidence for each image (any size; resized to the model's height)."""
+    """Text and calibrated confidence for each image (any size; resized to the model's height).
+
+    Batched in order of width, as eval batches: less padding, and an image's answer does not depend on the order
+    of the images given with it.
+    """
     config = model.config
     prepared = [read_crop(image, config.height, config.channels, max_width) for image in images]
+    order = sorted(range(len(prepared)), key=lambda position: prepared[position].shape[1])
     device = next(model.parameters()).device
-    predictions: list[Prediction] = []
-    for start in range(0, len(prepared), batch_size):
-        items = [(position, image, "") for position, image in enumerate(prepared[start : start + batch_size])]
-        batch = collate(items, codec)
+    predictions: list[Prediction | None] = [None] * len(prepared)
+    for start in range(0, len(order), batch_size):
+        positions = order[start : start + batch_size]
+        batch = collate([(position, prepared[position], "") for position in positions], codec)
         logits = model(readable(batch.images).to(device)).float().cpu()
-        predictions += beam_decode(logits, codec, beam, calibration) if beam > 1 else greedy_decode(logits, codec, calibration)
+        decoded = beam_decode(logits, codec, beam, calibration) if beam > 1 else greedy_decode(logits, codec, calibration)
+        for position, prediction in zip(positions, decoded):
+            predictions[position] = prediction
     return predictions
 
 

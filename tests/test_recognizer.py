@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from recognizer.config import load_train_config
-from recognizer.decoding import beam_decode, greedy_decode
+from recognizer.decoding import Calibration, beam_decode, greedy_decode
 from recognizer.data import DiskWords, evaluation_batches, reading_margin
 from recognizer.evaluation import Evaluation, ctc_ready, evaluate, keep_errors
 from recognizer.metrics import RecognitionMetrics, edit_counts
@@ -77,6 +77,20 @@ def test_eval_gives_the_model_a_crop_as_predict_does_whatever_its_label(codec, t
     seen += recording.inputs
     assert len(seen) == 3 and all(torch.equal(images, seen[-1]) for images in seen)
     assert seen[-1].shape[-1] == round(14 * 32 / 20) + reading_margin(32)
+
+
+def test_predict_answers_each_crop_whatever_the_order_of_the_crops_given_with_it(codec):
+    model = build_model(model_config("tiny", codec.classes), seed=0).eval()
+    crops = []
+    for width in (90, 14, 60, 30, 120, 45):
+        crop = np.full((20, width), 230, np.uint8)
+        crop[5:15, 2 : width - 2 : 4] = 30
+        crops.append(crop)
+    gentle = Calibration(slope=0.01)  # keeps an untrained model's tiny path probabilities apart
+    forward = predict_images(model, codec, crops, gentle, batch_size=2)
+    rotated = predict_images(model, codec, crops[1:] + crops[:1], gentle, batch_size=2)
+    rotated = rotated[-1:] + rotated[:-1]
+    assert [(p.text, p.confidence) for p in forward] == [(p.text, p.confidence) for p in rotated]
 
 
 def test_empty_labels_go_through_the_ctc_loss_and_the_metrics(codec):
