@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,11 +146,15 @@ def disk_batches(dataset: DiskWords, codec: Codec, batch_size: int, seed: int, f
 def evaluation_batches(dataset: DiskWords, codec: Codec, batch_size: int, workers: int = 0) -> Iterator[WordBatch]:
     """Every sample of a dataset once, read as `read_crop` reads a crop (the margin added), in order of width (less
     padding), in batches."""
-    widths = [prepare_width(dataset, position) for position in range(len(dataset))]
-    order = sorted(range(len(dataset)), key=lambda position: widths[position])
-    chunks = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    chunks = batches_by_width([prepare_width(dataset, position) for position in range(len(dataset))], batch_size)
     loader = DataLoader(dataset, batch_sampler=chunks, num_workers=workers, collate_fn=CollateWith(codec, reading=True))
     return iter(loader)
+
+
+def batches_by_width(widths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Positions in order of width, cut into batches: less padding, and the same batches whatever the input order."""
+    order = sorted(range(len(widths)), key=widths.__getitem__)
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
 def prepare_width(dataset: DiskWords, position: int) -> int:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import torch
 
-from recognizer.data import read_crop
+from recognizer.data import batches_by_width, read_crop
 from recognizer.decoding import Calibration, Prediction, beam_decode, greedy_decode
 from recognizer.evaluation import readable
 from recognizer.metrics import edit_counts
@@ -38,11 +38,9 @@ def predict_images(model: torch.nn.Module, codec: Codec, images: list[np.ndarray
     """
     config = model.config
     prepared = [read_crop(image, config.height, config.channels, max_width) for image in images]
-    order = sorted(range(len(prepared)), key=lambda position: prepared[position].shape[1])
     device = next(model.parameters()).device
     predictions: list[Prediction | None] = [None] * len(prepared)
-    for start in range(0, len(order), batch_size):
-        positions = order[start : start + batch_size]
+    for positions in batches_by_width([image.shape[1] for image in prepared], batch_size):
         batch = collate([(position, prepared[position], "") for position in positions], codec)
         logits = model(readable(batch.images).to(device)).float().cpu()
         decoded = beam_decode(logits, codec, beam, calibration) if beam > 1 else greedy_decode(logits, codec, calibration)

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from recognizer.checkpoints import checkpoint_calibration, checkpoint_max_width, load_checkpoint
-from recognizer.data import prepare_image, read_crop, reading_margin
+from recognizer.data import batches_by_width, prepare_image, read_crop, reading_margin
 from recognizer.decoding import Calibration, allowed_classes, path_scores, prefix_beams
 from recognizer.errors import CheckpointError
 from recognizer.evaluation import readable
@@ -82,9 +82,7 @@ class ServedModel:
         prepared = [read_crop(requests[number][0][position], self.height, self.channels, self.max_width)
                     for number, position in owners]
         answers: list[list[dict]] = [[{}] * len(images) for images, _, _ in requests]
-        order = sorted(range(len(prepared)), key=lambda crop: prepared[crop].shape[1])  # less padding
-        for start in range(0, len(order), max_batch):
-            chunk = order[start : start + max_batch]
+        for chunk in batches_by_width([crop.shape[1] for crop in prepared], max_batch):
             batch = collate([(crop, prepared[crop], "") for crop in chunk], self.codec)
             with torch.no_grad():
                 logits = self.logits(rows_in_powers_of_two(width_in_buckets(batch.images)))  # the margin covers CTC's minimum
